@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "flow_table.h"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <memory>
+#include <new>
+#include <type_traits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace fulcrum {
+
+// One bucket: a header line that lookup and insert scan (so a miss costs one cache line), then
+// the 8 entries, each on its own line, read only when a signature matches or a slot is filled.
+struct FlowTable::Bucket {
+  struct alignas(64) Header {
+    uint16_t sig[kWays] = {};  // 0: empty way
+    uint32_t last_seen_ms[kWays] = {};
+    uint8_t state[kWays] = {};  // FlowState
+    uint8_t spare[kWays] = {};
+  };
+  static_assert(sizeof(Header) == 64);
+
+  Header h;
+  FlowEntry entries[kWays];
+};
+
+namespace {
+
+constexpr std::align_val_t kCacheLine{64};
+// Keeps capacity() = buckets * kWays within uint32_t.
+constexpr uint32_t kMaxBuckets = 1U << 28;
+
+// The low hash bits pick the bucket, so the high ones are what still tells keys in one bucket
+// apart. 0 marks an empty way, so a zero signature becomes 1.
+inline uint16_t signature(uint64_t hash) {
+  const auto sig = static_cast<uint16_t>(hash >> 48);
+  return sig != 0 ? sig : uint16_t{1};
+}
+
+// Bit w set where sigs[w] == s; one compare for all 8 ways.
+inline uint32_t match_mask(const uint16_t* sigs, uint16_t s) {
+#if defined(__SSE2__)
+  const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(sigs));
+  const __m128i eq = _mm_cmpeq_epi16(v, _mm_set1_epi16(static_cast<short>(s)));
+  // Narrow the eight 16-bit lanes to bytes so movemask yields one bit per way.
+  return static_cast<uint32_t>(_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128())));
+#else
+  uint32_t m = 0;
+  for (uint32_t w = 0; w < FlowTable::kWays; ++w) {
+    if (sigs[w] == s) m |= 1U << w;
+  }
+  return m;
+#endif
+}
+
+inline uint8_t lowest_way(uint32_t mask) {
+  return static_cast<uint8_t>(std::countr_zero(mask));
+}
+
+}  // namespace
+
+FlowTable::FlowTable(uint32_t capacity, const FlowTimeouts& timeouts) : timeouts_(timeouts) {
+  static_assert(sizeof(Bucket) == 64 * (1 + kWays));
+  static_assert(alignof(Bucket) == 64);
+  static_assert(std::is_trivially_destructible_v<Bucket>);
+  const uint64_t wanted = (uint64_t{capacity} + kWays - 1) / kWays;
+  bucket_count_ =
+      std::bit_ceil(static_cast<uint32_t>(std::clamp<uint64_t>(wanted, 1, kMaxBuckets)));
+  bucket_mask_ = bucket_count_ - 1;
+  buckets_ = static_cast<Bucket*>(::operator new(memory_bytes(), kCacheLine));
+  // Value-initialising zeroes every signature (all ways empty) and touches every page now, so
+  // the packet path takes no page faults later.
+  std::uninitialized_value_construct_n(buckets_, bucket_count_);
+}
+
+FlowTable::~FlowTable() {
+  ::operator delete(buckets_, kCacheLine);
+}
+
+size_t FlowTable::memory_bytes() const {
+  return size_t{bucket_count_} * sizeof(Bucket);
+}
+
+void FlowTable::prefetch(uint64_t hash) const {
+  __builtin_prefetch(&buckets_[static_cast<uint32_t>(hash) & bucket_mask_].h);
+}
+
+void FlowTable::prefetch_entries(uint64_t hash) const {
+  const Bucket& b = buckets_[static_cast<uint32_t>(hash) & bucket_mask_];
+  for (uint32_t m = match_mask(b.h.sig, signature(hash)); m != 0; m &= m - 1) {
+    __builtin_prefetch(&b.entries[lowest_way(m)]);
+  }
+}
+
+bool FlowTable::slot_used(uint32_t bucket, uint8_t way) const {
+  return buckets_[bucket].h.sig[way] != 0;
+}
+
+bool FlowTable::expired(const Bucket& b, uint32_t way, uint32_t now_ms) const {
+  // Unsigned difference: correct across the u32 millisecond clock wrapping (every ~49 days).
+  const uint32_t idle = now_ms - b.h.last_seen_ms[way];
+  return idle > timeouts_.for_state(static_cast<FlowState>(b.h.state[way]));
+}
+
+FlowEntry& FlowTable::entry(FlowRef ref) {
+  assert(ref.valid() && slot_used(ref.bucket, ref.way));
+  return buckets_[ref.bucket].entries[ref.way];
+}
+
+const FlowEntry& FlowTable::entry(FlowRef ref) const {
+  assert(ref.valid() && slot_used(ref.bucket, ref.way));
+  return buckets_[ref.bucket].entries[ref.way];
+}
+
+FlowState FlowTable::state(FlowRef ref) const {
+  assert(ref.valid() && slot_used(ref.bucket, ref.way));
+  return static_cast<FlowState>(buckets_[ref.bucket].h.state[ref.way]);
+}
+
+FlowRef FlowTable::lookup(const FiveTuple& key, uint64_t hash, uint32_t now_ms) {
+  const uint32_t bi = static_cast<uint32_t>(hash) & bucket_mask_;
+  Bucket& b = buckets_[bi];
+  for (uint32_t m = match_mask(b.h.sig, signature(hash)); m != 0; m &= m - 1) {
+    const uint8_t w = lowest_way(m);
+    if (!(b.entries[w].key == key)) continue;
+    const FlowRef ref{bi, w};
+    if (expired(b, w, now_ms)) {
+      stats_.expired += remove_with_peer(ref);
+      return FlowRef{};
+    }
+    return ref;
+  }
+  return FlowRef{};
+}
+
+void FlowTable::touch(FlowRef ref, uint32_t now_ms, FlowState state) {
+  Bucket& b = buckets_[ref.bucket];
+  const auto st = static_cast<uint8_t>(state);
+  // A pair always carries the same last-seen and state (both are set together here and in
+  // insert_pair), so when this entry is already current its peer is too: skipping saves a
+  // write to the peer's header line, likely a cache miss, for every further packet this ms.
+  if (b.h.last_seen_ms[ref.way] == now_ms && b.h.state[ref.way] == st) return;
+  b.h.last_seen_ms[ref.way] = now_ms;
+  b.h.state[ref.way] = st;
+  const FlowEntry& e = b.entries[ref.way];
+  if (e.peer_bucket == FlowRef::kNone) return;
+  Bucket& p = buckets_[e.peer_bucket];
+  p.h.last_seen_ms[e.peer_way] = now_ms;
+  p.h.state[e.peer_way] = st;
+}
+
+FlowRef FlowTable::insert(const FiveTuple& key, uint64_t hash, uint32_t now_ms, FlowState state) {
+  return insert_avoiding(key, hash, now_ms, state, FlowRef{});
+}
+
+FlowTable::Pair FlowTable::insert_pair(const FiveTuple& fwd_key, uint64_t fwd_hash,
+                                       const FiveTuple& reply_key, uint64_t reply_hash,
+                                       uint32_t now_ms, FlowState state) {
+  Pair pair;
+  pair.forward = insert_avoiding(fwd_key, fwd_hash, now_ms, state, FlowRef{});
+  // The forward entry is the newest but, e.g. as a SYN among established flows, may well be
+  // the bucket's preferred victim: shield it from the reply's insert.
+  pair.reply = insert_avoiding(reply_key, reply_hash, now_ms, state, pair.forward);
+  FlowEntry& f = buckets_[pair.forward.bucket].entries[pair.forward.way];
+  FlowEntry& r = buckets_[pair.reply.bucket].entries[pair.reply.way];
+  f.peer_bucket = pair.reply.bucket;
+  f.peer_way = pair.reply.way;
+  r.peer_bucket = pair.forward.bucket;
+  r.peer_way = pair.forward.way;
+  return pair;
+}
+
+FlowRef FlowTable::insert_avoiding(const FiveTuple& key, uint64_t hash, uint32_t now_ms,
+                                   FlowState state, FlowRef keep) {
+  const uint32_t bi = static_cast<uint32_t>(hash) & bucket_mask_;
+  Bucket& b = buckets_[bi];
+  const uint16_t sig = signature(hash);
+  const auto is_kept = [&](uint32_t w) { return keep.bucket == bi && keep.way == w; };
+
+  // A stale entry with the same key would shadow the new one in lookup(): drop it first.
+  for (uint32_t m = match_mask(b.h.sig, sig); m != 0; m &= m - 1) {
+    const uint8_t w = lowest_way(m);
+    if (b.entries[w].key == key && !is_kept(w)) {
+      const bool was_expired = expired(b, w, now_ms);
+      const uint32_t n = remove_with_peer(FlowRef{bi, w});
+      if (was_expired) stats_.expired += n;
+      break;
+    }
+  }
+
+  uint8_t way;
+  if (const uint32_t empty = match_mask(b.h.sig, 0); empty != 0) {
+    way = lowest_way(empty);
+  } else {
+    // Full bucket: an expired way if any, else the oldest non-established, else the oldest.
+    uint32_t victim = kWays;
+    uint32_t oldest = kWays, oldest_age = 0;
+    uint32_t oldest_open = kWays, oldest_open_age = 0;
+    for (uint32_t w = 0; w < kWays; ++w) {
+      if (is_kept(w)) continue;
+      const auto st = static_cast<FlowState>(b.h.state[w]);
+      const uint32_t age = now_ms - b.h.last_seen_ms[w];
+      if (age > timeouts_.for_state(st)) {
+        victim = w;
+        break;
+      }
+      if (oldest == kWays || age > oldest_age) {
+        oldest = w;
+        oldest_age = age;
+      }
+      if (st != FlowState::kTcpEstablished && (oldest_open == kWays || age > oldest_open_age)) {
+        oldest_open = w;
+        oldest_open_age = age;
+      }
+    }
+    if (victim != kWays) {
+      stats_.expired += remove_with_peer(FlowRef{bi, static_cast<uint8_t>(victim)});
+    } else {
+      victim = oldest_open != kWays ? oldest_open : oldest;
+      // Both halves of a pair share one state (see touch()), so n entries of that state go.
+      const bool established =
+          static_cast<FlowState>(b.h.state[victim]) == FlowState::kTcpEstablished;
+      const uint32_t n = remove_with_peer(FlowRef{bi, static_cast<uint8_t>(victim)});
+      stats_.evicted += n;
+      if (established) stats_.evicted_established += n;
+    }
+    way = static_cast<uint8_t>(victim);
+  }
+
+  b.h.sig[way] = sig;
+  b.h.last_seen_ms[way] = now_ms;
+  b.h.state[way] = static_cast<uint8_t>(state);
+  FlowEntry& e = b.entries[way];
+  e = FlowEntry{};  // nothing of the previous flow (rewrite, backend, peer link) survives
+  e.key = key;
+  ++size_;
+  ++stats_.inserts;
+  return FlowRef{bi, way};
+}
+
+void FlowTable::erase(FlowRef ref) {
+  assert(ref.valid() && slot_used(ref.bucket, ref.way));
+  remove_with_peer(ref);
+}
+
+void FlowTable::remove_one(FlowRef ref) {
+  Bucket& b = buckets_[ref.bucket];
+  b.h.sig[ref.way] = 0;
+  b.entries[ref.way].peer_bucket = FlowRef::kNone;
+  --size_;
+}
+
+uint32_t FlowTable::remove_with_peer(FlowRef ref) {
+  const FlowEntry& e = buckets_[ref.bucket].entries[ref.way];
+  const FlowRef peer{e.peer_bucket, e.peer_way};
+  remove_one(ref);
+  if (!peer.valid()) return 1;
+  assert(slot_used(peer.bucket, peer.way));
+  remove_one(peer);
+  return 2;
+}
+
+}  // namespace fulcrum

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every Debian 12 package Fulcrum needs to build, test and run its lab.
+# Idempotent: apt-get only installs what is missing. Run as root.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential pkg-config meson ninja-build
+  # libraries
+  libdpdk-dev dpdk-dev liburcu-dev libboost-program-options-dev libxxhash-dev
+  libtomlplusplus-dev nlohmann-json3-dev libpcap-dev
+  # DPDK poll-mode drivers are plugins in Debian: install the ones we use
+  librte-net-af-xdp23 librte-net-af-packet23 librte-net-tap23 librte-net-memif23
+  librte-net-ring23 librte-net-null23 librte-net-pcap23
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev valgrind python3 python3-scapy
+  # lab tools
+  iproute2 ethtool tcpdump curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"
