@@ -8,6 +8,8 @@
 #include <new>
 #include <type_traits>
 
+#include "flow_hash.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -62,6 +64,22 @@ inline uint8_t lowest_way(uint32_t mask) {
   return static_cast<uint8_t>(std::countr_zero(mask));
 }
 
+// Each key may live in one of two buckets (two-choice hashing): the low hash bits pick the
+// first, bits 24.. the second. With one bucket per key, 8 ways overflow for a few percent of
+// keys well below full load (Poisson tails); with two, a table fills to ~90% before any live
+// entry has to go.
+struct BucketPair {
+  uint32_t first;
+  uint32_t second;
+};
+
+inline BucketPair buckets_for(uint64_t hash, uint32_t mask) {
+  const uint32_t first = static_cast<uint32_t>(hash) & mask;
+  uint32_t second = static_cast<uint32_t>(hash >> 24) & mask;
+  if (second == first) second = first ^ (mask & 1U);  // a different one where there are two
+  return {first, second};
+}
+
 }  // namespace
 
 FlowTable::FlowTable(uint32_t capacity, const FlowTimeouts& timeouts) : timeouts_(timeouts) {
@@ -87,14 +105,25 @@ size_t FlowTable::memory_bytes() const {
 }
 
 void FlowTable::prefetch(uint64_t hash) const {
-  __builtin_prefetch(&buckets_[static_cast<uint32_t>(hash) & bucket_mask_].h);
+  const BucketPair bp = buckets_for(hash, bucket_mask_);
+  __builtin_prefetch(&buckets_[bp.first].h);
+  __builtin_prefetch(&buckets_[bp.second].h);
 }
 
 void FlowTable::prefetch_entries(uint64_t hash) const {
-  const Bucket& b = buckets_[static_cast<uint32_t>(hash) & bucket_mask_];
-  for (uint32_t m = match_mask(b.h.sig, signature(hash)); m != 0; m &= m - 1) {
-    __builtin_prefetch(&b.entries[lowest_way(m)]);
+  const BucketPair bp = buckets_for(hash, bucket_mask_);
+  const uint16_t sig = signature(hash);
+  for (const uint32_t bi : {bp.first, bp.second}) {
+    const Bucket& b = buckets_[bi];
+    for (uint32_t m = match_mask(b.h.sig, sig); m != 0; m &= m - 1) {
+      __builtin_prefetch(&b.entries[lowest_way(m)]);
+    }
   }
+}
+
+std::pair<uint32_t, uint32_t> FlowTable::buckets_of(uint64_t hash) const {
+  const BucketPair bp = buckets_for(hash, bucket_mask_);
+  return {bp.first, bp.second};
 }
 
 bool FlowTable::slot_used(uint32_t bucket, uint8_t way) const {
@@ -122,20 +151,26 @@ FlowState FlowTable::state(FlowRef ref) const {
   return static_cast<FlowState>(buckets_[ref.bucket].h.state[ref.way]);
 }
 
-FlowRef FlowTable::lookup(const FiveTuple& key, uint64_t hash, uint32_t now_ms) {
-  const uint32_t bi = static_cast<uint32_t>(hash) & bucket_mask_;
-  Bucket& b = buckets_[bi];
-  for (uint32_t m = match_mask(b.h.sig, signature(hash)); m != 0; m &= m - 1) {
-    const uint8_t w = lowest_way(m);
-    if (!(b.entries[w].key == key)) continue;
-    const FlowRef ref{bi, w};
-    if (expired(b, w, now_ms)) {
-      stats_.expired += remove_with_peer(ref);
-      return FlowRef{};
+FlowRef FlowTable::find(const FiveTuple& key, uint64_t hash) const {
+  const BucketPair bp = buckets_for(hash, bucket_mask_);
+  const uint16_t sig = signature(hash);
+  for (const uint32_t bi : {bp.first, bp.second}) {
+    const Bucket& b = buckets_[bi];
+    for (uint32_t m = match_mask(b.h.sig, sig); m != 0; m &= m - 1) {
+      const uint8_t w = lowest_way(m);
+      if (b.entries[w].key == key) return FlowRef{bi, w};
     }
-    return ref;
   }
   return FlowRef{};
+}
+
+FlowRef FlowTable::lookup(const FiveTuple& key, uint64_t hash, uint32_t now_ms) {
+  const FlowRef ref = find(key, hash);
+  if (ref.valid() && expired(buckets_[ref.bucket], ref.way, now_ms)) {
+    stats_.expired += remove_with_peer(ref);
+    return FlowRef{};
+  }
+  return ref;
 }
 
 void FlowTable::touch(FlowRef ref, uint32_t now_ms, FlowState state) {
@@ -177,70 +212,108 @@ FlowTable::Pair FlowTable::insert_pair(const FiveTuple& fwd_key, uint64_t fwd_ha
 
 FlowRef FlowTable::insert_avoiding(const FiveTuple& key, uint64_t hash, uint32_t now_ms,
                                    FlowState state, FlowRef keep) {
-  const uint32_t bi = static_cast<uint32_t>(hash) & bucket_mask_;
-  Bucket& b = buckets_[bi];
-  const uint16_t sig = signature(hash);
-  const auto is_kept = [&](uint32_t w) { return keep.bucket == bi && keep.way == w; };
-
   // A stale entry with the same key would shadow the new one in lookup(): drop it first.
-  for (uint32_t m = match_mask(b.h.sig, sig); m != 0; m &= m - 1) {
-    const uint8_t w = lowest_way(m);
-    if (b.entries[w].key == key && !is_kept(w)) {
-      const bool was_expired = expired(b, w, now_ms);
-      const uint32_t n = remove_with_peer(FlowRef{bi, w});
-      if (was_expired) stats_.expired += n;
-      break;
-    }
+  if (const FlowRef stale = find(key, hash); stale.valid() && !(stale == keep)) {
+    const bool was_expired = expired(buckets_[stale.bucket], stale.way, now_ms);
+    const uint32_t n = remove_with_peer(stale);
+    if (was_expired) stats_.expired += n;
   }
 
-  uint8_t way;
-  if (const uint32_t empty = match_mask(b.h.sig, 0); empty != 0) {
-    way = lowest_way(empty);
-  } else {
-    // Full bucket: an expired way if any, else the oldest non-established, else the oldest.
-    uint32_t victim = kWays;
-    uint32_t oldest = kWays, oldest_age = 0;
-    uint32_t oldest_open = kWays, oldest_open_age = 0;
-    for (uint32_t w = 0; w < kWays; ++w) {
-      if (is_kept(w)) continue;
-      const auto st = static_cast<FlowState>(b.h.state[w]);
-      const uint32_t age = now_ms - b.h.last_seen_ms[w];
-      if (age > timeouts_.for_state(st)) {
-        victim = w;
-        break;
-      }
-      if (oldest == kWays || age > oldest_age) {
-        oldest = w;
-        oldest_age = age;
-      }
-      if (st != FlowState::kTcpEstablished && (oldest_open == kWays || age > oldest_open_age)) {
-        oldest_open = w;
-        oldest_open_age = age;
+  const BucketPair bp = buckets_for(hash, bucket_mask_);
+  FlowRef slot;
+  // The emptier of the two buckets (the first on a tie, where lookups look first): choosing
+  // the less loaded one keeps every bucket near the mean, far from full.
+  const uint32_t empty_first = match_mask(buckets_[bp.first].h.sig, 0);
+  const uint32_t empty_second = match_mask(buckets_[bp.second].h.sig, 0);
+  if (empty_first != 0 && std::popcount(empty_first) >= std::popcount(empty_second)) {
+    slot = FlowRef{bp.first, lowest_way(empty_first)};
+  } else if (empty_second != 0) {
+    slot = FlowRef{bp.second, lowest_way(empty_second)};
+  }
+  if (!slot.valid()) {
+    // Both full: an expired way if any, else the oldest non-established, else the oldest.
+    FlowRef expired_way, oldest, oldest_open;
+    uint32_t oldest_age = 0, oldest_open_age = 0;
+    for (const uint32_t bi : {bp.first, bp.second}) {
+      const Bucket& b = buckets_[bi];
+      for (uint8_t w = 0; w < kWays && !expired_way.valid(); ++w) {
+        const FlowRef ref{bi, w};
+        if (ref == keep) continue;
+        const auto st = static_cast<FlowState>(b.h.state[w]);
+        const uint32_t age = now_ms - b.h.last_seen_ms[w];
+        if (age > timeouts_.for_state(st)) {
+          expired_way = ref;
+          break;
+        }
+        if (!oldest.valid() || age > oldest_age) {
+          oldest = ref;
+          oldest_age = age;
+        }
+        if (st != FlowState::kTcpEstablished && (!oldest_open.valid() || age > oldest_open_age)) {
+          oldest_open = ref;
+          oldest_open_age = age;
+        }
       }
     }
-    if (victim != kWays) {
-      stats_.expired += remove_with_peer(FlowRef{bi, static_cast<uint8_t>(victim)});
+    if (expired_way.valid()) {
+      slot = expired_way;
+      stats_.expired += remove_with_peer(slot);
+    } else if (slot = displace(bp.first, bp.second, keep); slot.valid()) {
+      ++stats_.displaced;
     } else {
-      victim = oldest_open != kWays ? oldest_open : oldest;
+      slot = oldest_open.valid() ? oldest_open : oldest;
       // Both halves of a pair share one state (see touch()), so n entries of that state go.
-      const bool established =
-          static_cast<FlowState>(b.h.state[victim]) == FlowState::kTcpEstablished;
-      const uint32_t n = remove_with_peer(FlowRef{bi, static_cast<uint8_t>(victim)});
+      const bool established = static_cast<FlowState>(buckets_[slot.bucket].h.state[slot.way]) ==
+                               FlowState::kTcpEstablished;
+      const uint32_t n = remove_with_peer(slot);
       stats_.evicted += n;
       if (established) stats_.evicted_established += n;
     }
-    way = static_cast<uint8_t>(victim);
   }
 
-  b.h.sig[way] = sig;
-  b.h.last_seen_ms[way] = now_ms;
-  b.h.state[way] = static_cast<uint8_t>(state);
-  FlowEntry& e = b.entries[way];
+  Bucket& b = buckets_[slot.bucket];
+  b.h.sig[slot.way] = signature(hash);
+  b.h.last_seen_ms[slot.way] = now_ms;
+  b.h.state[slot.way] = static_cast<uint8_t>(state);
+  FlowEntry& e = b.entries[slot.way];
   e = FlowEntry{};  // nothing of the previous flow (rewrite, backend, peer link) survives
   e.key = key;
   ++size_;
   ++stats_.inserts;
-  return FlowRef{bi, way};
+  return slot;
+}
+
+FlowRef FlowTable::displace(uint32_t first, uint32_t second, FlowRef keep) {
+  // One cuckoo step: a resident of either full bucket whose other bucket has a free way moves
+  // there, and its old way is the new key's. Rare (both buckets full), so recomputing the
+  // residents' hashes is fine; it lets the table fill to 90% before a live entry goes (tested).
+  for (const uint32_t bi : {first, second}) {
+    Bucket& b = buckets_[bi];
+    for (uint8_t w = 0; w < kWays; ++w) {
+      const FlowRef from{bi, w};
+      if (from == keep) continue;
+      const auto [a, c] = buckets_for(hash_tuple(b.entries[w].key), bucket_mask_);
+      const uint32_t alt = a == bi ? c : a;
+      if (alt == bi) continue;
+      Bucket& dst = buckets_[alt];
+      const uint32_t empty = match_mask(dst.h.sig, 0);
+      if (empty == 0) continue;
+      const uint8_t to_way = lowest_way(empty);
+      dst.h.sig[to_way] = b.h.sig[w];
+      dst.h.last_seen_ms[to_way] = b.h.last_seen_ms[w];
+      dst.h.state[to_way] = b.h.state[w];
+      dst.entries[to_way] = b.entries[w];
+      b.h.sig[w] = 0;
+      const FlowEntry& moved = dst.entries[to_way];
+      if (moved.peer_bucket != FlowRef::kNone) {
+        FlowEntry& peer = buckets_[moved.peer_bucket].entries[moved.peer_way];
+        peer.peer_bucket = alt;
+        peer.peer_way = to_way;
+      }
+      return from;
+    }
+  }
+  return FlowRef{};
 }
 
 void FlowTable::erase(FlowRef ref) {

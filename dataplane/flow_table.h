@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // FlowTable: the per-worker connection table, 5-tuple -> NAT rewrite and backend.
 //
-// Set-associative: the hash picks a bucket of 8 ways; a bucket's header (signatures, last-seen
-// times, states) sits on one cache line, the entries on their own lines. Capacity is fixed at
-// construction and nothing is allocated afterwards. Insert always succeeds: a full bucket gives
-// up an expired entry first, then the oldest non-established one, then the oldest one, so a
-// full table never stops new flows and busy established flows are the last to go.
+// Set-associative with two choices: the hash names two buckets of 8 ways each, and a key lives
+// in either (a cuckoo step moves a resident to its other bucket when both are full). A bucket's header (signatures, last-seen times, states) sits on one cache line,
+// the entries on their own lines. Capacity is fixed at construction and nothing is allocated
+// afterwards. Insert always succeeds: when both buckets are full it gives up an expired entry
+// first, then the oldest non-established one, then the oldest one, so a full table never stops
+// new flows and busy established flows are the last to go.
 //
 // An FNAT connection is two entries (client side and backend side) linked as peers: touching
 // one refreshes both, and removing one (expiry, eviction, erase) removes both, like IPVS's one
@@ -17,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "net_types.h"
 
@@ -92,6 +94,7 @@ struct FlowTableStats {
   uint64_t expired = 0;              // removed because idle past their timeout
   uint64_t evicted = 0;              // removed, still live, to make room for a new flow
   uint64_t evicted_established = 0;  // of those, established ones (a sign the table is too small)
+  uint64_t displaced = 0;  // residents moved to their other bucket to make room (no flow lost)
 };
 
 class FlowTable {
@@ -105,7 +108,10 @@ class FlowTable {
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
-  // Brings the bucket for `hash` into cache; call a few packets ahead of lookup().
+  // Every `hash` below is hash_tuple(key) (flow_hash.h): the table recomputes it for entries
+  // it moves between their two buckets.
+
+  // Brings the buckets for `hash` into cache; call a few packets ahead of lookup().
   void prefetch(uint64_t hash) const;
   // Second stage, for a key whose bucket was prefetched earlier: reads the header's signatures
   // and brings in the entry lines that may hold the key, so that a hit in lookup() does not
@@ -157,11 +163,17 @@ class FlowTable {
   const FlowTimeouts& timeouts() const { return timeouts_; }
   // Bytes of memory the table holds (for the memory budget test and metrics).
   size_t memory_bytes() const;
+  // The two buckets a key with this hash may live in (tests craft collisions with it).
+  std::pair<uint32_t, uint32_t> buckets_of(uint64_t hash) const;
 
  private:
   struct Bucket;
 
   bool slot_used(uint32_t bucket, uint8_t way) const;
+  // The entry holding `key` in either of its two buckets, expired or not.
+  FlowRef find(const FiveTuple& key, uint64_t hash) const;
+  // Frees a way in `first` or `second` by moving a resident (not `keep`) to its other bucket.
+  FlowRef displace(uint32_t first, uint32_t second, FlowRef keep);
   bool expired(const Bucket& b, uint32_t way, uint32_t now_ms) const;
   // keep: an entry the insert must not remove (the first half of a pair being inserted).
   FlowRef insert_avoiding(const FiveTuple& key, uint64_t hash, uint32_t now_ms, FlowState state,
