@@ -50,9 +50,8 @@ std::unique_ptr<Snapshot> build_snapshot(const NodeSpec& node,
       e.accepts_new = b.state == BackendState::kUp && b.weight > 0;
       e.keeps_existing = b.state != BackendState::kDisabled;
       if (!ids.insert(e.identity()).second) {
-        throw std::invalid_argument("service " + spec.name + ": backend " +
-                                    ipv4_to_string(b.addr) + ":" + std::to_string(b.port) +
-                                    " listed twice");
+        throw std::invalid_argument("service " + spec.name + ": backend " + ipv4_to_string(b.addr) +
+                                    ":" + std::to_string(b.port) + " listed twice");
       }
       // Backends that take no new flows stay in the table with weight 0, so indexes match.
       maglev.push_back(MaglevBackend{e.identity(), e.accepts_new ? e.weight : 0U});

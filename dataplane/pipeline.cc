@@ -131,6 +131,11 @@ void Worker::process_burst(const Snapshot* snap, Packet* pkts, uint16_t n, uint3
 
 Action Worker::process_one(const Snapshot& snap, Packet& pkt, const ParsedPacket& p,
                            uint64_t hash, uint32_t now_ms) {
+  // Unicast to another station (a flooded frame on a bridge): not ours to forward, or two
+  // nodes on the segment would both act on it.
+  if ((pkt.data[0] & 1) == 0 && std::memcmp(pkt.data, snap.local_mac.bytes.data(), 6) != 0) {
+    return drop(DropReason::kOtherHost);
+  }
   if (p.ether_type == kEtherTypeArp) {
     const bool ours = p.arp_tpa == snap.local_addr || snap.owns_vip(p.arp_tpa);
     if (p.arp_op == 1 && ours) {

@@ -28,6 +28,10 @@ const char* to_string(DropReason r) {
     case DropReason::kNoNeighbor: return "no_neighbor";
     case DropReason::kNoLocalPort: return "no_local_port";
     case DropReason::kNoSnapshot: return "no_snapshot";
+    case DropReason::kOtherHost: return "other_host";
+    case DropReason::kExceptionFull: return "exception_full";
+    case DropReason::kHandoffFull: return "handoff_full";
+    case DropReason::kTxFull: return "tx_full";
     case DropReason::kCount: break;
   }
   return "unknown";

@@ -39,6 +39,10 @@ enum class DropReason : uint8_t {
   kNoNeighbor,      // next-hop MAC of the backend not resolved yet
   kNoLocalPort,     // FNAT source ports of this worker all in use toward that backend
   kNoSnapshot,      // no forwarding table published yet
+  kOtherHost,       // unicast to another station's MAC
+  kExceptionFull,   // the exception path to the kernel is backed up
+  kHandoffFull,     // the ring to the worker that owns the flow is full
+  kTxFull,          // the port's TX queue took no more
   kCount,
 };
 

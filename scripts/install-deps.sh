@@ -16,7 +16,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev valgrind python3 python3-scapy
   # lab tools
-  iproute2 ethtool tcpdump curl
+  iproute2 iputils-ping ethtool tcpdump curl
 )
 
 missing=()

@@ -459,3 +459,18 @@ TEST_F(PipelineTest, BurstOfMixedFramesGetsOneActionEach) {
 
 }  // namespace
 }  // namespace fulcrum
+
+namespace fulcrum {
+namespace {
+
+TEST_F(PipelineTest, UnicastToAnotherStationIsNotOurs) {
+  use(ForwardMode::kFnat);
+  FrameSpec s = client(17000);
+  s.dst_mac = testing::kBackendMac1;  // flooded by a bridge that has not learned it yet
+  auto f = build_ipv4(s);
+  EXPECT_EQ(run(f).arg, static_cast<uint16_t>(DropReason::kOtherHost));
+  EXPECT_EQ(worker_.flows().size(), 0U);
+}
+
+}  // namespace
+}  // namespace fulcrum

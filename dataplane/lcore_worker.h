@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// The worker lcore loop (after DPDK's examples/l3fwd): rx burst -> process_burst() -> tx
+// burst on the worker's own queues, run to completion. Frames for the kernel go to the
+// exception ring, FNAT replies another worker owns go to that worker's hand-off ring, and
+// worker 0 also sends what the kernel sends (the control thread's ring) on its TX queue, so
+// every TX queue has exactly one writer. Nothing here allocates, locks, logs or makes a
+// syscall while there is traffic; an idle adaptive worker goes RCU-offline and sleeps.
+// Thread-safety: one LcoreWorker per worker lcore; the stats are read by the control plane.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "pipeline.h"
+#include "snapshot_publisher.h"
+#include "worker_counters.h"
+
+namespace fulcrum {
+
+struct WorkerRings {
+  rte_ring* to_kernel = nullptr;      // workers -> control thread (multi-producer)
+  rte_ring* to_port = nullptr;        // control thread -> worker 0 (single producer)
+  std::vector<rte_ring*> handoff;     // per worker: other workers -> this one
+};
+
+struct alignas(64) LoopStats {
+  Counter loops;
+  Counter busy_loops;  // loops that moved at least one packet
+  Counter sleeps;
+  Counter tx_packets;
+  Counter from_kernel;  // frames the kernel sent out through this worker
+};
+
+struct LcoreWorkerConfig {
+  uint16_t port_id = 0;
+  uint16_t queue = 0;
+  bool adaptive = true;
+  bool sends_kernel_frames = false;  // worker 0: drains WorkerRings::to_port
+};
+
+class LcoreWorker {
+ public:
+  LcoreWorker(const LcoreWorkerConfig& config, Worker& worker, const SnapshotPublisher& tables,
+              const WorkerRings& rings, const std::atomic<bool>& running);
+
+  // Entry point for rte_eal_remote_launch(); `arg` is the LcoreWorker.
+  static int launch(void* arg);
+
+  const LoopStats& stats() const { return stats_; }
+
+ private:
+  void run();
+  void handle(rte_mbuf** mbufs, uint16_t n, uint32_t now_ms);
+
+  LcoreWorkerConfig config_;
+  Worker& worker_;
+  const SnapshotPublisher& tables_;
+  const WorkerRings& rings_;
+  const std::atomic<bool>& running_;
+  LoopStats stats_;
+};
+
+}  // namespace fulcrum

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dpdk_port.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace fulcrum {
+
+namespace {
+
+constexpr uint16_t kRxDesc = 1024;
+constexpr uint16_t kTxDesc = 1024;
+
+std::string err_text(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
+
+}  // namespace
+
+bool eal_start(const std::vector<std::string>& args, std::string& error) {
+  // rte_eal_init keeps pointers into argv for the process's lifetime.
+  static std::vector<std::string> storage;
+  static std::vector<char*> argv;
+  storage = args;
+  argv.clear();
+  for (std::string& a : storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(storage.size()), argv.data()) < 0) {
+    error = std::string("EAL initialisation failed: ") + rte_strerror(rte_errno);
+    return false;
+  }
+  return true;
+}
+
+void eal_stop() { rte_eal_cleanup(); }
+
+rte_mempool* create_mbuf_pool(const std::string& name, uint32_t mbufs, std::string& error) {
+  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, 256, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  if (pool == nullptr) {
+    error = "cannot create mbuf pool of " + std::to_string(mbufs) + " mbufs: " +
+            rte_strerror(rte_errno) + " (more memory for EAL: -m)";
+  }
+  return pool;
+}
+
+bool eth_port_start(const std::string& name, uint16_t rx_queues, uint16_t tx_queues,
+                    rte_mempool* pool, EthPortInfo& info, std::string& error) {
+  uint16_t id = 0;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) {
+    error = "device " + name + " not found (is its driver installed, is the spec right?)";
+    return false;
+  }
+  rte_eth_dev_info dev{};
+  if (int rc = rte_eth_dev_info_get(id, &dev); rc != 0) {
+    error = name + ": cannot read device info: " + err_text(rc);
+    return false;
+  }
+  info.id = id;
+  info.name = name;
+  info.driver = dev.driver_name ? dev.driver_name : "?";
+  info.rx_queues = std::min<uint16_t>(rx_queues, dev.max_rx_queues);
+  info.tx_queues = std::min<uint16_t>(tx_queues, dev.max_tx_queues);
+  if (info.rx_queues == 0 || info.tx_queues == 0) {
+    error = name + ": device offers no queues";
+    return false;
+  }
+
+  rte_eth_conf conf{};
+  const uint64_t rss_hf =
+      dev.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+  if (info.rx_queues > 1 && rss_hf != 0) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+    info.rss = true;
+  }
+  if (int rc = rte_eth_dev_configure(id, info.rx_queues, info.tx_queues, &conf); rc != 0) {
+    error = name + ": configure failed: " + err_text(rc);
+    return false;
+  }
+  uint16_t rx_desc = kRxDesc, tx_desc = kTxDesc;
+  rte_eth_dev_adjust_nb_rx_tx_desc(id, &rx_desc, &tx_desc);
+  const int socket = rte_eth_dev_socket_id(id);
+  const unsigned sock = socket < 0 ? 0U : static_cast<unsigned>(socket);
+  for (uint16_t q = 0; q < info.rx_queues; ++q) {
+    if (int rc = rte_eth_rx_queue_setup(id, q, rx_desc, sock, nullptr, pool); rc != 0) {
+      error = name + ": RX queue " + std::to_string(q) + " set-up failed: " + err_text(rc);
+      return false;
+    }
+  }
+  for (uint16_t q = 0; q < info.tx_queues; ++q) {
+    if (int rc = rte_eth_tx_queue_setup(id, q, tx_desc, sock, nullptr); rc != 0) {
+      error = name + ": TX queue " + std::to_string(q) + " set-up failed: " + err_text(rc);
+      return false;
+    }
+  }
+  if (int rc = rte_eth_dev_start(id); rc != 0) {
+    error = name + ": start failed: " + err_text(rc);
+    return false;
+  }
+  rte_ether_addr mac{};
+  rte_eth_macaddr_get(id, &mac);
+  std::memcpy(info.mac.bytes.data(), mac.addr_bytes, 6);
+  return true;
+}
+
+void eth_port_stop(uint16_t port_id) {
+  rte_eth_dev_stop(port_id);
+  rte_eth_dev_close(port_id);
+}
+
+bool eth_link_up(uint16_t port_id) {
+  rte_eth_link link{};
+  return rte_eth_link_get_nowait(port_id, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+}  // namespace fulcrum

@@ -1,0 +1,788 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The Fulcrum namespace lab: the reference scenario (three controllers with
+# nova-api on 8774 and MariaDB on 3306, a client, two load-balancer nodes)
+# built from network namespaces on one machine. Integration tests and the
+# demo use it; see usage() for the commands.
+#
+#   fl-sw      bridge br0: the L2 segment 192.0.2.0/24
+#   fl-client  eth0 192.0.2.100/24
+#   fl-c0..c2  eth0 192.0.2.10-12/24, HTTP :8774, MariaDB :3306
+#   fl-lb0/1   lb0-0 / lb1-0, no address: fulcrumd attaches to it with
+#              net_af_xdp or net_af_packet and brings its own tap (.2 / .3)
+#   VIP        192.0.2.26 (on each controller's lo in DSR mode only)
+#
+# Every namespace but fl-sw connects to br0 with one veth pair, created
+# directly between the two namespaces so nothing ever appears in the host's
+# namespace. Traffic only ever goes to addresses inside these namespaces.
+#
+# Everything `up` makes is recorded under the state dir (FULCRUM_LAB_STATE,
+# default /run/fulcrum-lab) so that `down` can remove it: processes are ended
+# by recorded PID (checked against their start time, so a reused PID is never
+# hit) and by the PIDs still inside the lab's namespaces; namespaces are
+# deleted (which deletes their veths and the bridge); the temp dir goes last.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+readonly HTTP_SERVER="$SCRIPT_DIR/lab-http-server.py"
+readonly PYTHON=/usr/bin/python3
+readonly STATE_DIR="${FULCRUM_LAB_STATE:-/run/fulcrum-lab}"
+# Testing aid: FULCRUM_LAB_FAIL_AT=<step> makes `up` fail at that step, to
+# check that a failed `up` leaves nothing behind.
+readonly FAIL_AT="${FULCRUM_LAB_FAIL_AT:-}"
+
+readonly NS_PREFIX=fl-
+readonly SWITCH_NS=fl-sw
+readonly BRIDGE=br0
+readonly NODES=(client c0 c1 c2 lb0 lb1)
+readonly CONTROLLERS=(c0 c1 c2)
+readonly SUBNET_LEN=24
+readonly VIP=192.0.2.26
+readonly HTTP_PORT=8774
+readonly MYSQL_PORT=3306
+readonly DB_USER=fulcrum
+readonly DB_PASSWORD=fulcrum
+
+declare -rA NODE_IP=([client]=192.0.2.100 [c0]=192.0.2.10 [c1]=192.0.2.11
+  [c2]=192.0.2.12 [lb0]=192.0.2.2 [lb1]=192.0.2.3)
+declare -rA SERVER_ID=([c0]=10 [c1]=11 [c2]=12)
+
+# Bounds for every wait (polls of 0.05-0.1 s).
+readonly READY_TIMEOUT_S=25     # servers up and answering
+readonly TERM_TIMEOUT_S=5       # processes exit after SIGTERM (mariadbd: ~1-3 s)
+readonly KILL_TIMEOUT_S=3       # processes gone after SIGKILL
+
+STEP=init          # what `up` is doing, for the failure message
+UP_ACTIVE=0        # 1 while `up` owns a half-built lab that must be torn down
+
+usage() {
+  cat <<EOF
+Usage: $0 COMMAND [ARGS]
+
+  up [fnat|dsr] [--force]  build the lab (default fnat: controllers plain;
+                           dsr: VIP $VIP on each controller's lo with
+                           arp_ignore=1 / arp_announce=2). Fails with exit 1
+                           if a lab exists, unless --force (then: down first).
+  down                     remove everything the lab made; safe to repeat
+  status                   namespaces, addresses, server PIDs and readiness
+                           (checked inside each controller's namespace);
+                           exit 0 only when every server answers
+  dsr-on | dsr-off         switch a running lab between DSR and FNAT
+  exec NODE CMD [ARGS...]  run CMD inside fl-NODE
+                           (NODE: sw ${NODES[*]})
+
+Controllers answer HTTP GET on :$HTTP_PORT with their name ("c0\n");
+GET /bytes/N streams N bytes (byte i = i % 251). MariaDB on :$MYSQL_PORT:
+user $DB_USER / password $DB_PASSWORD, \`select name from lab.whoami\` gives
+the controller's name, @@server_id is 10/11/12.
+
+Environment:
+  FULCRUM_LAB_STATE    state dir (default /run/fulcrum-lab; its parent must exist)
+  TMPDIR               where the lab's temp dir is made (default /tmp)
+  FULCRUM_LAB_FAIL_AT  testing aid: make \`up\` fail at the named step
+EOF
+}
+
+log() { printf 'lab: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+ns_of() { printf '%s%s' "$NS_PREFIX" "$1"; }
+
+# All namespaces the lab owns, switch first.
+lab_namespaces() {
+  local n
+  printf '%s\n' "$SWITCH_NS"
+  for n in "${NODES[@]}"; do ns_of "$n"; echo; done
+}
+
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+present_namespaces() {
+  local ns
+  while read -r ns; do
+    if ns_exists "$ns"; then printf '%s\n' "$ns"; fi
+  done < <(lab_namespaces)
+}
+
+lab_exists() {
+  [ -d "$STATE_DIR" ] || [ -n "$(present_namespaces)" ]
+}
+
+# A fixed, readable MAC per interface: 02:00:00:00:<side>:<last IP octet>,
+# side 02 for the node's end (lb0-0 = 02:00:00:00:02:02 as fulcrumd expects),
+# 01 for the switch's end.
+mac_for() {
+  local side=$1 node=$2
+  printf '02:00:00:00:%s:%02x' "$side" "${NODE_IP[$node]##*.}"
+}
+
+node_if() {
+  case "$1" in
+    lb*) printf '%s-0' "$1" ;;
+    *) printf 'eth0' ;;
+  esac
+}
+
+maybe_fail() {
+  if [ "$FAIL_AT" = "$1" ]; then
+    die "injected failure at step '$1' (FULCRUM_LAB_FAIL_AT)"
+  fi
+}
+
+# ---------------------------------------------------------------- state
+
+state_set() { printf '%s\n' "$2" >"$STATE_DIR/$1"; }
+state_get() { if [ -f "$STATE_DIR/$1" ]; then cat -- "$STATE_DIR/$1"; fi; }
+
+# Field 22 of /proc/PID/stat (start time in clock ticks). The comm field can
+# hold spaces and parentheses, so read from after its closing ')'.
+proc_starttime() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*") "}
+  # After ')' the fields start at 3 (state); start time is field 22.
+  awk '{print $20}' <<<"$stat"
+}
+
+# Alive and not a zombie (a zombie still answers kill -0 but has exited; the
+# failure path of `up` holds its own children as zombies until it exits).
+proc_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*") "}
+  [ "${stat:0:1}" != Z ]
+}
+
+record_pid() {
+  local pid=$1 label=$2 start
+  start=$(proc_starttime "$pid") || start=0
+  printf '%s %s %s\n' "$pid" "$start" "$label" >>"$STATE_DIR/pids"
+}
+
+# Recorded PIDs that still are the process we started.
+recorded_live_pids() {
+  local pid start label now
+  [ -f "$STATE_DIR/pids" ] || return 0
+  while read -r pid start label; do
+    [[ "$pid" =~ ^[0-9]+$ ]] || continue
+    now=$(proc_starttime "$pid") || continue
+    if [ "$now" = "$start" ] && proc_alive "$pid"; then printf '%s\n' "$pid"; fi
+  done <"$STATE_DIR/pids"
+}
+
+# The most recent recorded PID for a label, if that process is alive.
+pid_for_label() {
+  local want=$1 pid start label now found=""
+  [ -f "$STATE_DIR/pids" ] || return 0
+  while read -r pid start label; do
+    [ "$label" = "$want" ] || continue
+    now=$(proc_starttime "$pid") || continue
+    if [ "$now" = "$start" ] && proc_alive "$pid"; then found=$pid; fi
+  done <"$STATE_DIR/pids"
+  printf '%s' "$found"
+}
+
+# ---------------------------------------------------------------- teardown
+
+# Ends the given PIDs: SIGTERM, bounded wait, SIGKILL, bounded wait.
+# The grace is short on purpose: a mariadbd that gets SIGTERM in a window
+# early in its start (about 50 ms in, measured here with 10.11) ignores it
+# and every later one, and a failed `up` can hit that window. A SIGKILL
+# loses nothing: the lab's data is deleted right after.
+end_processes() {
+  local -a pids=("$@") left=()
+  local pid i
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for ((i = 1; i <= TERM_TIMEOUT_S * 10; i++)); do
+    left=()
+    for pid in "${pids[@]}"; do if proc_alive "$pid"; then left+=("$pid"); fi; done
+    [ ${#left[@]} -gt 0 ] || return 0
+    pids=("${left[@]}")
+    sleep 0.1
+  done
+  log "still running after ${TERM_TIMEOUT_S}s, sending SIGKILL: ${pids[*]}"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < KILL_TIMEOUT_S * 10; i++)); do
+    left=()
+    for pid in "${pids[@]}"; do if proc_alive "$pid"; then left+=("$pid"); fi; done
+    [ ${#left[@]} -gt 0 ] || return 0
+    pids=("${left[@]}")
+    sleep 0.1
+  done
+  log "warning: processes survived SIGKILL: ${pids[*]}"
+  return 1
+}
+
+# PIDs to end: recorded ones that are still ours, plus anything inside the
+# lab's namespaces (started by a test, or forked by a process we were
+# ending, or by an `up` that died before recording). Never this shell or its
+# parent.
+lab_pids() {
+  local pid ns
+  local -A seen=()
+  while read -r pid; do
+    if [ -n "$pid" ]; then seen[$pid]=1; fi
+  done < <(
+    recorded_live_pids
+    present_namespaces | while read -r ns; do ip netns pids "$ns" 2>/dev/null || true; done
+  )
+  for pid in "${!seen[@]}"; do
+    if [ "$pid" != "$$" ] && [ "$pid" != "$PPID" ] && proc_alive "$pid"; then
+      printf '%s\n' "$pid"
+    fi
+  done
+}
+
+# A temp dir is only removed when it looks exactly like one `up` made.
+safe_tmpdir() {
+  local d=$1
+  [[ "$d" = /* ]] && [[ "$(basename -- "$d")" == fulcrum-lab.?????? ]] &&
+    [ -d "$d" ] && [ ! -L "$d" ]
+}
+
+# Removes everything; tolerates any part being absent. Returns non-zero if
+# something could not be removed.
+teardown() {
+  local rc=0 ns tmpdir f round
+  local -a pids=()
+
+  # 1. Processes. Repeated because a process being ended can fork (e.g.
+  #    mariadb-install-db starting its bootstrap mariadbd) after the list
+  #    was taken; bounded in rounds.
+  for ((round = 1; round <= 5; round++)); do
+    mapfile -t pids < <(lab_pids)
+    [ ${#pids[@]} -gt 0 ] || break
+    log "ending ${#pids[@]} processes: ${pids[*]}"
+    if ! end_processes "${pids[@]}"; then
+      rc=1
+      break
+    fi
+  done
+  if [ "$round" -gt 5 ] && [ -n "$(lab_pids)" ]; then
+    log "warning: processes kept appearing in the lab namespaces"
+    rc=1
+  fi
+
+  # 2. Namespaces; deleting one deletes its veth ends (and so their peers)
+  #    and the bridge.
+  while read -r ns; do
+    ip netns delete "$ns" 2>/dev/null || true
+    if ns_exists "$ns"; then
+      log "warning: could not delete namespace $ns"
+      rc=1
+    fi
+  done < <(present_namespaces)
+
+  # 3. Temp dir (MariaDB datadirs, sockets, logs).
+  tmpdir=$(state_get tmpdir)
+  if [ -n "$tmpdir" ]; then
+    if safe_tmpdir "$tmpdir"; then
+      rm -rf -- "$tmpdir" || rc=1
+    elif [ -e "$tmpdir" ]; then
+      log "warning: not removing unexpected temp dir path '$tmpdir'"
+      rc=1
+    fi
+  fi
+
+  # 4. State dir: only the files we write, then the dir itself (never rm -rf
+  #    a path that came from the environment).
+  if [ -d "$STATE_DIR" ]; then
+    for f in pids tmpdir mode; do rm -f -- "${STATE_DIR:?}/$f"; done
+    rmdir -- "$STATE_DIR" 2>/dev/null || {
+      log "warning: state dir $STATE_DIR not empty, left in place"
+      rc=1
+    }
+  fi
+  return $rc
+}
+
+cmd_down() {
+  [ $# -eq 0 ] || { usage >&2; exit 2; }
+  require_root
+  if ! lab_exists; then
+    log "no lab to remove"
+    return 0
+  fi
+  if teardown; then
+    log "down"
+  else
+    die "down finished with warnings (see above)"
+  fi
+}
+
+# ---------------------------------------------------------------- up
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"
+}
+
+preflight() {
+  local t missing=()
+  require_root
+  for t in ip ethtool curl mariadbd mariadb-install-db mariadb setsid; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  [ -x "$PYTHON" ] || missing+=("$PYTHON")
+  [ ${#missing[@]} -eq 0 ] ||
+    die "missing tools: ${missing[*]} (run scripts/lab-packages.sh)"
+  [ -f "$HTTP_SERVER" ] || die "missing $HTTP_SERVER"
+}
+
+# Set one or more sysctls inside a namespace.
+ns_sysctl() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
+}
+
+# Offloads a userspace forwarder cannot honour: partial checksums (tx),
+# and segments bigger than the MTU (tso/gso/gro). One feature per call so an
+# unsupported one does not stop the rest; the result is checked for tx.
+disable_offloads() {
+  local ns=$1 dev=$2 f
+  shift 2
+  for f in "$@"; do
+    ip netns exec "$ns" ethtool -K "$dev" "$f" off >/dev/null 2>&1 || true
+  done
+  if ip netns exec "$ns" ethtool -k "$dev" | grep -q '^tx-checksumming: on'; then
+    die "could not turn tx checksum offload off on $ns/$dev"
+  fi
+}
+
+create_namespaces() {
+  local ns
+  while read -r ns; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    # No IPv6: keeps DAD, router and MLD solicitations out of the forwarder
+    # and its captures; the lab is IPv4 only. Set before any veth arrives.
+    if ip netns exec "$ns" test -d /proc/sys/net/ipv6; then
+      ns_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    fi
+  done < <(lab_namespaces)
+}
+
+create_switch() {
+  # No STP (no forwarding delay: ports forward at once) and no multicast
+  # snooping (VRRP adverts to 224.0.0.18 must reach every node).
+  ip -n "$SWITCH_NS" link add "$BRIDGE" address 02:00:00:00:01:01 type bridge \
+    stp_state 0 forward_delay 0 mcast_snooping 0
+  ip -n "$SWITCH_NS" link set "$BRIDGE" up
+}
+
+# One veth pair from fl-sw (sw-NODE, on br0) to fl-NODE.
+connect_node() {
+  local node=$1 ns dev swdev
+  ns=$(ns_of "$node")
+  dev=$(node_if "$node")
+  swdev="sw-$node"
+  ip -n "$SWITCH_NS" link add "$swdev" address "$(mac_for 01 "$node")" type veth \
+    peer name "$dev" netns "$ns" address "$(mac_for 02 "$node")"
+  ip -n "$SWITCH_NS" link set "$swdev" master "$BRIDGE"
+  disable_offloads "$SWITCH_NS" "$swdev" tx
+  ip -n "$SWITCH_NS" link set "$swdev" up
+  case "$node" in
+    lb*) disable_offloads "$ns" "$dev" tx rx gso tso gro ;;
+    *) disable_offloads "$ns" "$dev" tx ;;
+  esac
+  ip -n "$ns" link set "$dev" up
+}
+
+configure_hosts() {
+  local node ns
+  for node in client "${CONTROLLERS[@]}"; do
+    ns=$(ns_of "$node")
+    ip -n "$ns" addr add "${NODE_IP[$node]}/$SUBNET_LEN" dev eth0
+  done
+  for node in "${CONTROLLERS[@]}"; do
+    # The servers also listen on the VIP so DSR works the moment the VIP is
+    # put on lo; binding an address that is not (yet) local needs this.
+    ns_sysctl "$(ns_of "$node")" net.ipv4.ip_nonlocal_bind=1
+  done
+}
+
+# Runs CMD inside NS, detached (own session, stdio to LOG), and records it.
+start_detached() {
+  local ns=$1 label=$2 logf=$3 pid
+  shift 3
+  # setsid: the servers belong to the lab, not to the caller's session or
+  # process group, so only `down` ends them. Run from a non-interactive
+  # shell the child is not a group leader, so setsid execs in place and $!
+  # is the server itself (the server's own PID file confirms it below).
+  setsid ip netns exec "$ns" "$@" </dev/null >>"$logf" 2>&1 &
+  pid=$!
+  # Not a job of this shell: no "Killed" notice when a failed `up` ends it.
+  disown "$pid" 2>/dev/null || true
+  record_pid "$pid" "$label"
+  printf '%s' "$pid"
+}
+
+write_mariadb_config() {
+  local node=$1 dir=$2
+  mkdir -p "$dir/data" "$dir/tmp"
+  # --defaults-file: the distribution's /etc/mysql config (and its service's
+  # socket) is never read. Small InnoDB files keep install and start fast.
+  # max-connect-errors: health checks that connect and close without a
+  # handshake must not get the load balancer's address blocked.
+  cat >"$dir/my.cnf" <<EOF
+[mariadbd]
+user = root
+datadir = $dir/data
+tmpdir = $dir/tmp
+socket = $dir/mysqld.sock
+pid-file = $dir/mysqld.pid
+log-error = $dir/mysqld.err
+port = $MYSQL_PORT
+bind-address = ${NODE_IP[$node]},$VIP
+server-id = ${SERVER_ID[$node]}
+skip-name-resolve
+back-log = 512
+max-connections = 1000
+max-connect-errors = 4294967295
+innodb-buffer-pool-size = 32M
+innodb-log-file-size = 8M
+innodb-data-file-path = ibdata1:12M:autoextend
+innodb-autoextend-increment = 4
+innodb-flush-log-at-trx-commit = 2
+innodb-buffer-pool-dump-at-shutdown = 0
+innodb-buffer-pool-load-at-startup = 0
+
+[client]
+socket = $dir/mysqld.sock
+EOF
+  # Run at every start, after the grant tables are loaded (bootstrap runs
+  # without them, so install-db's --extra-file cannot create users), and
+  # before the server listens: once the port answers, the user exists.
+  cat >"$dir/init.sql" <<EOF
+CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%';
+CREATE DATABASE IF NOT EXISTS lab;
+CREATE TABLE IF NOT EXISTS lab.whoami (name VARCHAR(16) NOT NULL PRIMARY KEY);
+DELETE FROM lab.whoami;
+INSERT INTO lab.whoami VALUES ('$node');
+EOF
+}
+
+# Starts mariadb-install-db for every controller in the background (it
+# takes the longest; the network is built meanwhile). Sets INSTALL_PIDS.
+declare -A INSTALL_PIDS=()
+start_install_db() {
+  local node dir tmpdir
+  tmpdir=$(state_get tmpdir)
+  for node in "${CONTROLLERS[@]}"; do
+    dir="$tmpdir/$node"
+    write_mariadb_config "$node" "$dir"
+    ip netns exec "$(ns_of "$node")" mariadb-install-db --defaults-file="$dir/my.cnf" \
+      --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
+      </dev/null >"$dir/install.log" 2>&1 &
+    INSTALL_PIDS[$node]=$!
+    record_pid "${INSTALL_PIDS[$node]}" "$node-install-db"
+  done
+}
+
+wait_install_db() {
+  local node tmpdir
+  tmpdir=$(state_get tmpdir)
+  for node in "${CONTROLLERS[@]}"; do
+    if ! wait "${INSTALL_PIDS[$node]}"; then
+      tail -n 20 "$tmpdir/$node/install.log" >&2 || true
+      die "mariadb-install-db failed for $node"
+    fi
+  done
+}
+
+start_servers() {
+  local node ns dir tmpdir
+  tmpdir=$(state_get tmpdir)
+  for node in "${CONTROLLERS[@]}"; do
+    ns=$(ns_of "$node")
+    dir="$tmpdir/$node"
+    start_detached "$ns" "$node-mariadbd" "$dir/mysqld.out" \
+      mariadbd --defaults-file="$dir/my.cnf" --init-file="$dir/init.sql" >/dev/null
+    # Raise the fd limit for the HTTP server: one per open connection.
+    (
+      ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+      start_detached "$ns" "$node-http" "$dir/http.log" \
+        "$PYTHON" -I "$HTTP_SERVER" --name "$node" --port "$HTTP_PORT" \
+        --bind "${NODE_IP[$node]}" --bind "$VIP" --pid-file "$dir/http.pid" >/dev/null
+    )
+  done
+}
+
+http_ready() {
+  local node=$1 out
+  out=$(ip netns exec "$(ns_of "$node")" curl -s --noproxy '*' -m 1 \
+    "http://${NODE_IP[$node]}:$HTTP_PORT/" 2>/dev/null) || return 1
+  [ "$out" = "$node" ]
+}
+
+mysql_ready() {
+  local node=$1 out
+  out=$(ip netns exec "$(ns_of "$node")" mariadb --no-defaults --connect-timeout=1 \
+    -h "${NODE_IP[$node]}" -P "$MYSQL_PORT" -u "$DB_USER" -p"$DB_PASSWORD" \
+    -N -B -e 'select name from lab.whoami' 2>/dev/null) || return 1
+  [ "$out" = "$node" ]
+}
+
+# Polls every server until it answers from its own namespace; fails fast if
+# a server process has died.
+wait_ready() {
+  local -A ready=()
+  local deadline node kind pid logf tmpdir want=$((2 * ${#CONTROLLERS[@]}))
+  tmpdir=$(state_get tmpdir)
+  deadline=$((SECONDS + READY_TIMEOUT_S))
+  while [ ${#ready[@]} -lt "$want" ]; do
+    [ "$SECONDS" -lt "$deadline" ] ||
+      die "servers not ready after ${READY_TIMEOUT_S}s (ready: ${!ready[*]})"
+    for node in "${CONTROLLERS[@]}"; do
+      for kind in http mysql; do
+        [ -z "${ready[$node-$kind]:-}" ] || continue
+        if "${kind}_ready" "$node"; then
+          ready[$node-$kind]=1
+          continue
+        fi
+        case "$kind" in
+          http) pid=$(pid_for_label "$node-http") logf=$tmpdir/$node/http.log ;;
+          mysql) pid=$(pid_for_label "$node-mariadbd") logf=$tmpdir/$node/mysqld.err ;;
+        esac
+        if [ -z "$pid" ]; then
+          tail -n 20 "$logf" >&2 2>/dev/null || true
+          die "$node $kind server exited during start"
+        fi
+      done
+    done
+    [ ${#ready[@]} -ge "$want" ] || sleep 0.05
+  done
+}
+
+# The servers' own PID files must name the processes we recorded.
+check_pid_files() {
+  local node tmpdir file label want got
+  tmpdir=$(state_get tmpdir)
+  for node in "${CONTROLLERS[@]}"; do
+    for file in mysqld http; do
+      case $file in
+        mysqld) label=$node-mariadbd ;;
+        http) label=$node-http ;;
+      esac
+      want=$(pid_for_label "$label")
+      got=$(cat "$tmpdir/$node/$file.pid" 2>/dev/null) || got=""
+      if [ -n "$got" ] && [ "$got" != "$want" ]; then
+        # Not expected (see start_detached); record the real one so that
+        # `down` still ends it by PID.
+        log "warning: $label runs as PID $got, not $want; recording it"
+        record_pid "$got" "$label"
+      fi
+    done
+  done
+}
+
+set_dsr() {
+  local on=$1 node ns v_ignore v_announce
+  if [ "$on" = 1 ]; then v_ignore=1 v_announce=2; else v_ignore=0 v_announce=0; fi
+  for node in "${CONTROLLERS[@]}"; do
+    ns=$(ns_of "$node")
+    # arp_ignore=1: answer ARP only for addresses on the receiving
+    # interface, so the VIP on lo is never claimed on the segment.
+    # arp_announce=2: never use the VIP as ARP source address.
+    ns_sysctl "$ns" \
+      "net.ipv4.conf.all.arp_ignore=$v_ignore" "net.ipv4.conf.all.arp_announce=$v_announce" \
+      "net.ipv4.conf.eth0.arp_ignore=$v_ignore" "net.ipv4.conf.eth0.arp_announce=$v_announce"
+    if [ "$on" = 1 ]; then
+      ip -n "$ns" addr replace "$VIP/32" dev lo
+    else
+      ip -n "$ns" addr del "$VIP/32" dev lo 2>/dev/null || true
+    fi
+  done
+  if [ "$on" = 1 ]; then state_set mode dsr; else state_set mode fnat; fi
+}
+
+on_up_exit() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM HUP
+  if [ "$UP_ACTIVE" = 1 ]; then
+    [ "$rc" -ne 0 ] || rc=1
+    log "up failed at step '$STEP' (exit $rc); tearing down what it made"
+    teardown || log "warning: teardown after failed up was incomplete"
+  fi
+  exit "$rc"
+}
+
+cmd_up() {
+  local mode=fnat force=0 arg tmpdir node started
+  for arg in "$@"; do
+    case "$arg" in
+      fnat|dsr) mode=$arg ;;
+      --force) force=1 ;;
+      *) usage >&2; exit 2 ;;
+    esac
+  done
+  started=$(date +%s%N)
+  preflight
+
+  if lab_exists; then
+    if [ "$force" = 1 ]; then
+      log "lab exists; --force: taking it down first"
+      teardown || die "could not remove the existing lab"
+    else
+      log "a lab already exists (state $STATE_DIR; namespaces: $(present_namespaces | tr '\n' ' '))"
+      log "run '$0 down' first, or '$0 up --force'"
+      exit 1
+    fi
+  fi
+
+  STEP='state-dir'
+  # Plain mkdir (no -p): atomic "is a lab being made?" check, and no parent
+  # directories we would have to remember to remove.
+  mkdir -m 0700 -- "$STATE_DIR" 2>/dev/null ||
+    die "cannot create state dir $STATE_DIR (parent missing, unwritable, or a concurrent up)"
+  UP_ACTIVE=1
+  trap on_up_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM HUP
+  : >"$STATE_DIR/pids"
+  maybe_fail state-dir
+
+  STEP='temp-dir'
+  tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/fulcrum-lab.XXXXXX")
+  state_set tmpdir "$tmpdir"
+  state_set mode "$mode"
+  # The MariaDB socket path must fit in sun_path (108 bytes).
+  [ ${#tmpdir} -le 80 ] || die "temp dir path too long for a unix socket: $tmpdir"
+  maybe_fail temp-dir
+
+  STEP='namespaces'
+  create_namespaces
+  maybe_fail namespaces
+
+  STEP='install-db'
+  start_install_db
+  maybe_fail install-db
+
+  STEP='network'
+  create_switch
+  for node in "${NODES[@]}"; do connect_node "$node"; done
+  configure_hosts
+  maybe_fail network
+
+  STEP='wait-install-db'
+  wait_install_db
+
+  STEP='start-servers'
+  start_servers
+  maybe_fail start-servers
+
+  STEP='wait-ready'
+  wait_ready
+  check_pid_files
+  maybe_fail wait-ready
+
+  STEP='mode'
+  if [ "$mode" = dsr ]; then set_dsr 1; fi
+  maybe_fail mode
+
+  UP_ACTIVE=0
+  trap - EXIT INT TERM HUP
+  log "up ($mode) in $(( ($(date +%s%N) - started) / 1000000 )) ms; state $STATE_DIR, temp $tmpdir"
+}
+
+# ---------------------------------------------------------------- others
+
+require_lab() {
+  require_root
+  if [ ! -f "$STATE_DIR/tmpdir" ] || ! ns_exists "$SWITCH_NS"; then
+    die "no lab is up (state $STATE_DIR)"
+  fi
+}
+
+cmd_dsr() {
+  local on=$1
+  require_lab
+  set_dsr "$on"
+  if [ "$on" = 1 ]; then log "DSR on: $VIP on lo of ${CONTROLLERS[*]}"; else log "DSR off"; fi
+}
+
+cmd_status() {
+  local rc=0 ns node pid start label state tmpdir mode h m
+  require_root
+  if ! lab_exists; then
+    echo "lab: down"
+    return 1
+  fi
+  tmpdir=$(state_get tmpdir)
+  mode=$(state_get mode)
+  echo "lab: mode ${mode:-?}, state $STATE_DIR, temp ${tmpdir:-?}"
+
+  echo "namespaces:"
+  while read -r ns; do
+    if ns_exists "$ns"; then
+      echo "  $ns"
+      ip -n "$ns" -br addr show | sed 's/^/      /'
+    else
+      echo "  $ns MISSING"
+      rc=1
+    fi
+  done < <(lab_namespaces)
+
+  echo "processes:"
+  if [ -f "$STATE_DIR/pids" ]; then
+    while read -r pid start label; do
+      case "$label" in *-install-db) continue ;; esac
+      if [ "$(proc_starttime "$pid" 2>/dev/null)" = "$start" ] && proc_alive "$pid"; then
+        state=running
+      else
+        state=GONE
+        rc=1
+      fi
+      printf '  %-8s %-14s %s\n' "$pid" "$label" "$state"
+    done <"$STATE_DIR/pids"
+  fi
+
+  echo "servers (checked inside each controller's namespace):"
+  for node in "${CONTROLLERS[@]}"; do
+    if ! ns_exists "$(ns_of "$node")"; then
+      printf '  %-3s namespace missing\n' "$node"
+      rc=1
+      continue
+    fi
+    if http_ready "$node"; then h=ready; else h=DOWN; rc=1; fi
+    if mysql_ready "$node"; then m=ready; else m=DOWN; rc=1; fi
+    printf '  %-3s http %s:%s %-5s  mysql %s:%s %s\n' "$node" \
+      "${NODE_IP[$node]}" "$HTTP_PORT" "$h" "${NODE_IP[$node]}" "$MYSQL_PORT" "$m"
+  done
+  return $rc
+}
+
+cmd_exec() {
+  local node=${1:-}
+  [ $# -ge 2 ] || { usage >&2; exit 2; }
+  shift
+  node=${node#"$NS_PREFIX"}
+  case " sw ${NODES[*]} " in
+    *" $node "*) ;;
+    *) die "unknown node '$node' (sw ${NODES[*]})" ;;
+  esac
+  ns_exists "$(ns_of "$node")" || die "namespace $(ns_of "$node") does not exist (lab down?)"
+  exec ip netns exec "$(ns_of "$node")" "$@"
+}
+
+main() {
+  local cmd=${1:-}
+  [ $# -eq 0 ] || shift
+  case "$cmd" in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
+    dsr-on) cmd_dsr 1 ;;
+    dsr-off) cmd_dsr 0 ;;
+    exec) cmd_exec "$@" ;;
+    -h|--help|help) usage ;;
+    *) usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
