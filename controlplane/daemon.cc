@@ -33,6 +33,7 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reload{false};
+std::atomic<bool> g_dump{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
 constexpr uint16_t kBurst = 32;
@@ -64,6 +65,7 @@ class Node {
   void send_arp(Ipv4Be sender, Ipv4Be target, bool gratuitous);
   void reload();
   void warn_unserved_features() const;
+  void log_counters() const;
 
   Config config_;
   DaemonOptions options_;
@@ -358,6 +360,7 @@ void Node::control_loop() {
       next_garp = now + kGarpSpacingMs;
     }
     if (g_reload.exchange(false)) reload();
+    if (g_dump.exchange(false)) log_counters();
     // Idle: back off up to 1 ms; the exception path is not the fast path.
     if (before == 0 && rte_ring_count(rings_.to_kernel) == 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(idle_us));
@@ -368,26 +371,47 @@ void Node::control_loop() {
   }
 }
 
+void Node::log_counters() const {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const Worker& w = *workers_[i];
+    const CounterTotals t = sum_counters({&w.counters(), 1});
+    const LoopStats& loop = lcores_[i]->stats();
+    const uint64_t loops = loop.loops.load();
+    FULCRUM_LOG(kInfo,
+                "worker %u: rx %llu, forwarded %llu, replied %llu, to kernel %llu, from kernel "
+                "%llu, dropped %llu, new flows %llu, busy %.1f%% of %llu loops",
+                w.config().worker_id, static_cast<unsigned long long>(t.rx_packets),
+                static_cast<unsigned long long>(t.forwarded),
+                static_cast<unsigned long long>(t.replied),
+                static_cast<unsigned long long>(t.to_kernel),
+                static_cast<unsigned long long>(loop.from_kernel.load()),
+                static_cast<unsigned long long>(t.dropped),
+                static_cast<unsigned long long>(t.new_flows),
+                loops ? 100.0 * static_cast<double>(loop.busy_loops.load()) /
+                            static_cast<double>(loops)
+                      : 0.0,
+                static_cast<unsigned long long>(loops));
+  }
+  CounterTotals total;
+  for (const auto& w : workers_) {
+    const CounterTotals t = sum_counters({&w->counters(), 1});
+    for (size_t r = 0; r < t.drops.size(); ++r) total.drops[r] += t.drops[r];
+  }
+  for (size_t r = 0; r < total.drops.size(); ++r) {
+    if (total.drops[r] != 0) {
+      FULCRUM_LOG(kInfo, "drop %s: %llu", to_string(static_cast<DropReason>(r)),
+                  static_cast<unsigned long long>(total.drops[r]));
+    }
+  }
+}
+
 void Node::shutdown() {
   if (launched_) {
     running_ = false;
     rte_eal_mp_wait_lcore();
     launched_ = false;
   }
-  if (!workers_.empty()) {
-    for (const auto& w : workers_) {
-      const CounterTotals t = sum_counters({&w->counters(), 1});
-      FULCRUM_LOG(kInfo,
-                  "worker %u: rx %llu, forwarded %llu, replied %llu, to kernel %llu, dropped "
-                  "%llu, new flows %llu",
-                  w->config().worker_id, static_cast<unsigned long long>(t.rx_packets),
-                  static_cast<unsigned long long>(t.forwarded),
-                  static_cast<unsigned long long>(t.replied),
-                  static_cast<unsigned long long>(t.to_kernel),
-                  static_cast<unsigned long long>(t.dropped),
-                  static_cast<unsigned long long>(t.new_flows));
-    }
-  }
+  log_counters();
   lcores_.clear();
   workers_.clear();
   publisher_.reset();
@@ -409,6 +433,7 @@ void Node::shutdown() {
 
 void request_stop() { g_stop.store(true); }
 void request_reload() { g_reload.store(true); }
+void request_counters_dump() { g_dump.store(true); }
 
 int run_daemon(Config config, const DaemonOptions& options) {
   set_log_level(options.log_level);

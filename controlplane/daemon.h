@@ -2,8 +2,8 @@
 // Daemon: fulcrumd's running state. Starts the EAL, the port and its exception-path tap,
 // the workers, and runs the control loop on the main lcore: kernel <-> port frames of the
 // exception path, ARP resolution of next hops, gratuitous ARP, table publishing, SIGHUP
-// reloads, and a clean stop on SIGTERM/SIGINT.
-// Thread-safety: run() on the main thread; request_stop()/request_reload() from a signal
+// reloads, SIGUSR1 counter dumps, and a clean stop on SIGTERM/SIGINT.
+// Thread-safety: run_daemon() on the main thread; the request_*() functions from a signal
 // handler.
 #pragma once
 
@@ -27,5 +27,7 @@ int run_daemon(Config config, const DaemonOptions& options);
 // Async-signal-safe.
 void request_stop();
 void request_reload();
+// Logs every worker's counters and the drops by reason (SIGUSR1, like keepalived's dump).
+void request_counters_dump();
 
 }  // namespace fulcrum

@@ -3,6 +3,7 @@
 //   fulcrumd -c FILE            run in the foreground, logging to stderr
 //   fulcrumd -c FILE --check    validate FILE, print errors as FILE:LINE: message, exit 1 on any
 //   fulcrumd --version | --help
+// Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads the services, SIGUSR1 logs counters.
 #include <boost/program_options.hpp>
 
 #include <csignal>
@@ -23,6 +24,8 @@ constexpr const char* kVersion = "0.1.0";
 void on_signal(int sig) {
   if (sig == SIGHUP) {
     request_reload();
+  } else if (sig == SIGUSR1) {
+    request_counters_dump();
   } else {
     request_stop();
   }
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGHUP, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   DaemonOptions options;
