@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs every Debian 12 package Fulcrum needs to build, test and run its lab.
-# Idempotent: apt-get only installs what is missing. Run as root.
+# Installs every Debian 12 package Fulcrum needs to build, test and run its lab (the lab's
+# servers come from scripts/lab-packages.sh, called at the end). Idempotent: apt-get only
+# installs what is missing. Run as root.
 set -euo pipefail
 
 packages=(
@@ -24,9 +25,10 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
+here=$(dirname "$0")
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+  exec bash "$here/lab-packages.sh"
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -38,3 +40,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "install-deps: installed ${missing[*]}"
+exec bash "$here/lab-packages.sh"

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Sums test results over meson build directories and prints 'N passed, N failed'.
+"""Sums test results over meson test runs and prints 'N passed, N failed'.
 
 Counts individual GoogleTest cases (meson records them in testlog.junit.xml for tests declared
 with protocol 'gtest') and whole tests for the rest. A test that failed without any failing case
 on record (a crash, a sanitizer abort, a timeout) counts as one failure.
-Usage: summarize-tests.py BUILD_DIR [BUILD_DIR ...]
+Usage: summarize-tests.py BUILD_DIR[:LOGBASE] ... (LOGBASE: meson test --logbase, default
+testlog). A run whose log is missing counts as one failure.
 """
 import json
 import sys
@@ -13,40 +14,48 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 
-def summarize(build_dir):
+def summarize(build_dir, logbase):
+    """(passed, failed, skipped) of the `meson test` run logged as logbase in build_dir."""
     logs = Path(build_dir) / "meson-logs"
-    passed = failed = skipped = 0
-    cases = {}  # meson test name -> (passed, failed, skipped) counted from junit
-    junit = logs / "testlog.junit.xml"
+    results = logs / f"{logbase}.json"
+    if not results.exists():
+        return 0, 1, 0
+    tests = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    names = sorted((t["name"] for t in tests), key=len, reverse=True)
+
+    # Subtests (GoogleTest cases, TAP points) per meson test, from the JUnit file. A suite is
+    # named "<project>.<test>" (TAP) or "<project>.<test>.<GoogleTest suite>"; a test without
+    # subtests appears as a case named after the test.
+    cases = {}
+    junit = logs / f"{logbase}.junit.xml"
     if junit.exists():
         for suite in ET.parse(junit).getroot().iter("testsuite"):
-            parts = suite.get("name", "").split(".")
-            test = parts[1] if len(parts) >= 3 else None
+            suite_name = suite.get("name", "")
             for case in suite.iter("testcase"):
-                key = test or case.get("name")
-                p, f, s = cases.get(key, (0, 0, 0))
+                owner = next((n for n in names if suite_name.endswith("." + n) or
+                              ("." + n + ".") in suite_name), None)
+                if owner is None:
+                    continue  # the test's own entry: counted from testlog.json
+                p, f, s = cases.get(owner, (0, 0, 0))
                 if case.find("failure") is not None or case.find("error") is not None:
                     f += 1
                 elif case.find("skipped") is not None:
                     s += 1
                 else:
                     p += 1
-                cases[key] = (p, f, s)
-    results = logs / "testlog.json"
-    if not results.exists():
-        return 0, 1, 0
-    for line in results.read_text().splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
-        name, result = entry["name"], entry["result"]
-        p, f, s = cases.get(name, (0, 0, 0))
-        if result in ("OK", "EXPECTEDFAIL"):
+                cases[owner] = (p, f, s)
+
+    passed = failed = skipped = 0
+    for t in tests:
+        p, f, s = cases.get(t["name"], (0, 0, 0))
+        if t["result"] in ("OK", "EXPECTEDFAIL"):
             passed += max(p, 1)
             skipped += s
-        elif result == "SKIP":
-            skipped += 1
+        elif t["result"] == "SKIP":
+            skipped += max(s, 1)
         else:
+            # A failure with no failing subtest on record (crash, sanitizer abort, timeout)
+            # still counts once.
             passed += p
             failed += max(f, 1)
             skipped += s
@@ -55,8 +64,9 @@ def summarize(build_dir):
 
 def main():
     total = [0, 0, 0]
-    for build_dir in sys.argv[1:]:
-        for i, n in enumerate(summarize(build_dir)):
+    for arg in sys.argv[1:]:
+        build_dir, _, logbase = arg.partition(":")
+        for i, n in enumerate(summarize(build_dir, logbase or "testlog")):
             total[i] += n
     line = f"{total[0]} passed, {total[1]} failed"
     if total[2]:
