@@ -16,21 +16,6 @@
 
 namespace fulcrum {
 
-// One bucket: a header line that lookup and insert scan (so a miss costs one cache line), then
-// the 8 entries, each on its own line, read only when a signature matches or a slot is filled.
-struct FlowTable::Bucket {
-  struct alignas(64) Header {
-    uint16_t sig[kWays] = {};  // 0: empty way
-    uint32_t last_seen_ms[kWays] = {};
-    uint8_t state[kWays] = {};  // FlowState
-    uint8_t spare[kWays] = {};
-  };
-  static_assert(sizeof(Header) == 64);
-
-  Header h;
-  FlowEntry entries[kWays];
-};
-
 namespace {
 
 constexpr std::align_val_t kCacheLine{64};
@@ -126,29 +111,10 @@ std::pair<uint32_t, uint32_t> FlowTable::buckets_of(uint64_t hash) const {
   return {bp.first, bp.second};
 }
 
-bool FlowTable::slot_used(uint32_t bucket, uint8_t way) const {
-  return buckets_[bucket].h.sig[way] != 0;
-}
-
 bool FlowTable::expired(const Bucket& b, uint32_t way, uint32_t now_ms) const {
   // Unsigned difference: correct across the u32 millisecond clock wrapping (every ~49 days).
   const uint32_t idle = now_ms - b.h.last_seen_ms[way];
   return idle > timeouts_.for_state(static_cast<FlowState>(b.h.state[way]));
-}
-
-FlowEntry& FlowTable::entry(FlowRef ref) {
-  assert(ref.valid() && slot_used(ref.bucket, ref.way));
-  return buckets_[ref.bucket].entries[ref.way];
-}
-
-const FlowEntry& FlowTable::entry(FlowRef ref) const {
-  assert(ref.valid() && slot_used(ref.bucket, ref.way));
-  return buckets_[ref.bucket].entries[ref.way];
-}
-
-FlowState FlowTable::state(FlowRef ref) const {
-  assert(ref.valid() && slot_used(ref.bucket, ref.way));
-  return static_cast<FlowState>(buckets_[ref.bucket].h.state[ref.way]);
 }
 
 FlowRef FlowTable::find(const FiveTuple& key, uint64_t hash) const {

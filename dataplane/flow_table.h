@@ -15,6 +15,7 @@
 // Thread-safety: owned by exactly one worker thread; no locking, no sharing.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -122,9 +123,18 @@ class FlowTable {
   // peer) and reported as a miss.
   FlowRef lookup(const FiveTuple& key, uint64_t hash, uint32_t now_ms);
 
-  FlowEntry& entry(FlowRef ref);
-  const FlowEntry& entry(FlowRef ref) const;
-  FlowState state(FlowRef ref) const;
+  FlowEntry& entry(FlowRef ref) {
+    assert(ref.valid() && slot_used(ref.bucket, ref.way));
+    return buckets_[ref.bucket].entries[ref.way];
+  }
+  const FlowEntry& entry(FlowRef ref) const {
+    assert(ref.valid() && slot_used(ref.bucket, ref.way));
+    return buckets_[ref.bucket].entries[ref.way];
+  }
+  FlowState state(FlowRef ref) const {
+    assert(ref.valid() && slot_used(ref.bucket, ref.way));
+    return static_cast<FlowState>(buckets_[ref.bucket].h.state[ref.way]);
+  }
 
   // Records activity: sets last-seen to now and the state, on the entry and its peer.
   void touch(FlowRef ref, uint32_t now_ms, FlowState state);
@@ -167,9 +177,22 @@ class FlowTable {
   std::pair<uint32_t, uint32_t> buckets_of(uint64_t hash) const;
 
  private:
-  struct Bucket;
+  // One bucket: a header line that lookup and insert scan (so a miss costs one cache line), then
+  // the 8 entries, each on its own line, read only when a signature matches or a slot is filled.
+  struct Bucket {
+    struct alignas(64) Header {
+      uint16_t sig[kWays] = {};  // 0: empty way
+      uint32_t last_seen_ms[kWays] = {};
+      uint8_t state[kWays] = {};  // FlowState
+      uint8_t spare[kWays] = {};
+    };
+    static_assert(sizeof(Header) == 64);
 
-  bool slot_used(uint32_t bucket, uint8_t way) const;
+    Header h;
+    FlowEntry entries[kWays];
+  };
+
+  bool slot_used(uint32_t bucket, uint8_t way) const { return buckets_[bucket].h.sig[way] != 0; }
   // The entry holding `key` in either of its two buckets, expired or not.
   FlowRef find(const FiveTuple& key, uint64_t hash) const;
   // Frees a way in `first` or `second` by moving a resident (not `keep`) to its other bucket.

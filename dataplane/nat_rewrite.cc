@@ -29,16 +29,33 @@ void swap_ip(uint8_t* ip) {
 
 }  // namespace
 
+namespace {
+
+// One's-complement sum of what changes when 32-bit `from` becomes `to` (RFC 1624: ~m + m').
+inline uint32_t delta32(uint32_t from, uint32_t to) {
+  return (~from & 0xffffU) + (~from >> 16) + (to & 0xffffU) + (to >> 16);
+}
+inline uint32_t delta16(uint16_t from, uint16_t to) {
+  return static_cast<uint32_t>(static_cast<uint16_t>(~from)) + to;
+}
+// Applies a summed delta to a stored checksum (RFC 1624 eqn. 3: HC' = ~(~HC + delta)).
+inline uint16_t apply_delta(uint16_t check, uint32_t delta) {
+  uint32_t sum = static_cast<uint16_t>(~check) + delta;
+  sum = (sum & 0xffffU) + (sum >> 16);
+  sum = (sum & 0xffffU) + (sum >> 16);
+  return static_cast<uint16_t>(~sum & 0xffffU);
+}
+
+}  // namespace
+
 void rewrite_tuple(uint8_t* frame, const ParsedPacket& pkt, const FiveTuple& to) {
   uint8_t* ip = frame + pkt.l3_offset;
   uint8_t* l4 = frame + pkt.l4_offset;
   const uint32_t old_s = load32(ip + kIpSrcOffset);
   const uint32_t old_d = load32(ip + kIpDstOffset);
-
-  uint16_t ip_check = load16(ip + kIpCheckOffset);
-  ip_check = checksum_update32(ip_check, old_s, to.saddr);
-  ip_check = checksum_update32(ip_check, old_d, to.daddr);
-  store16(ip + kIpCheckOffset, ip_check);
+  // The addresses are in both the IPv4 header and the L4 pseudo-header: one delta for both.
+  const uint32_t addr_delta = delta32(old_s, to.saddr) + delta32(old_d, to.daddr);
+  store16(ip + kIpCheckOffset, apply_delta(load16(ip + kIpCheckOffset), addr_delta));
   store32(ip + kIpSrcOffset, to.saddr);
   store32(ip + kIpDstOffset, to.daddr);
 
@@ -59,10 +76,8 @@ void rewrite_tuple(uint8_t* frame, const ParsedPacket& pkt, const FiveTuple& to)
   uint16_t check = load16(l4 + check_offset);
   const bool udp = check_offset == 6;
   if (udp && check == 0) return;  // UDP sent without a checksum stays without one
-  check = checksum_update32(check, old_s, to.saddr);  // pseudo-header
-  check = checksum_update32(check, old_d, to.daddr);
-  check = checksum_update16(check, old_sport, to.sport);
-  check = checksum_update16(check, old_dport, to.dport);
+  check = apply_delta(check, addr_delta + delta16(old_sport, to.sport) +
+                                 delta16(old_dport, to.dport));
   if (udp && check == 0) check = 0xffff;  // RFC 768: a computed zero is sent as all ones
   store16(l4 + check_offset, check);
 }

@@ -91,15 +91,15 @@ Action Worker::drop(DropReason r) {
 void Worker::process_burst(const Snapshot* snap, Packet* pkts, uint16_t n, uint32_t now_ms,
                            Action* actions) {
   assert(n <= kMaxBurst);
-  ParsedPacket parsed[kMaxBurst];
-  ParseStatus status[kMaxBurst];
-  uint64_t hash[kMaxBurst];
+  ParsedPacket* parsed = parsed_;
+  ParseStatus* status = status_;
+  uint64_t* hash = hash_;
 
   // Pass 1: parse everything and prefetch the flow buckets, so that pass 2's lookups find
   // their cache lines already on the way.
+  uint64_t bytes = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    counters_.rx_packets.add();
-    counters_.rx_bytes.add(pkts[i].len);
+    bytes += pkts[i].len;
     status[i] = parse_packet(pkts[i].data, pkts[i].len, parsed[i]);
     hash[i] = 0;
     if (status[i] == ParseStatus::kOk && is_l4_flow(parsed[i])) {
@@ -107,6 +107,8 @@ void Worker::process_burst(const Snapshot* snap, Packet* pkts, uint16_t n, uint3
       flows_.prefetch(hash[i]);
     }
   }
+  counters_.rx_packets.add(n);
+  counters_.rx_bytes.add(bytes);
 
   // Pass 1b: the bucket headers have had a burst's time to arrive; fetch the entry lines whose
   // signatures match.
@@ -174,9 +176,8 @@ Action Worker::process_vip(const Snapshot& snap, Packet& pkt, const ParsedPacket
   if (p.is_fragment) return drop(DropReason::kFragment);
   if (!is_l4_flow(p)) return drop(DropReason::kNoService);
   if (p.ttl <= 1) return drop(DropReason::kTtlExpired);
-  const int si = snap.find_service(p.tuple.daddr, p.tuple.dport, p.tuple.proto);
-  if (si < 0) return drop(DropReason::kNoService);
 
+  // Established flows first: a flow checked against this snapshot needs no service lookup.
   bool backend_left = false;
   FlowRef ref = flows_.lookup(p.tuple, hash, now_ms);
   if (ref.valid() && is_tcp(p) && is_bare_syn(p) &&
@@ -190,9 +191,15 @@ Action Worker::process_vip(const Snapshot& snap, Packet& pkt, const ParsedPacket
     if (e.snapshot_version == snap.version || revalidate(snap, e)) {
       return forward(snap, ref, pkt, p, now_ms);
     }
-    // Its backend has left.
+    backend_left = true;  // its backend (or its whole service) has left
     flows_.erase(ref);
-    if (snap.services[static_cast<size_t>(si)].on_gone == GonePolicy::kReset && is_tcp(p)) {
+  }
+
+  const int si = snap.find_service(p.tuple.daddr, p.tuple.dport, p.tuple.proto);
+  if (si < 0) return drop(DropReason::kNoService);
+  const ServiceEntry& svc = snap.services[static_cast<size_t>(si)];
+  if (backend_left) {
+    if (svc.on_gone == GonePolicy::kReset && is_tcp(p)) {
       if (p.tcp_flags & kTcpRst) return drop(DropReason::kBackendGone);  // never answer a RST
       counters_.flows_reset.add();
       counters_.replied.add();
@@ -200,12 +207,10 @@ Action Worker::process_vip(const Snapshot& snap, Packet& pkt, const ParsedPacket
       return Action{ActionKind::kReply, 0};
     }
     counters_.flows_rechosen.add();
-    backend_left = true;
   }
   // FNAT needs the handshake: the backend has never heard of a flow that starts mid-stream.
   // DSR may pick it up, since Maglev gives every node the same backend for it.
-  if (is_tcp(p) && !is_bare_syn(p) && !backend_left &&
-      snap.services[static_cast<size_t>(si)].forward == ForwardMode::kFnat) {
+  if (is_tcp(p) && !is_bare_syn(p) && !backend_left && svc.forward == ForwardMode::kFnat) {
     return drop(DropReason::kNoFlow);
   }
   return new_flow(snap, si, pkt, p, hash, now_ms);

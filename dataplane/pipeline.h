@@ -85,6 +85,10 @@ class Worker {
   WorkerConfig config_;
   FlowTable flows_;
   WorkerCounters counters_;
+  // Per-burst scratch, kept here so a burst does not construct 64 of each on the stack.
+  ParsedPacket parsed_[kMaxBurst];
+  ParseStatus status_[kMaxBurst];
+  uint64_t hash_[kMaxBurst];
   std::array<uint32_t, kMaxServices> wrr_cursor_{};
   uint16_t next_port_offset_ = 0;
 };
