@@ -5,6 +5,8 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -34,7 +36,17 @@ bool eal_start(const std::vector<std::string>& args, std::string& error) {
   return true;
 }
 
-void eal_stop() { rte_eal_cleanup(); }
+void eal_stop() {
+  // EAL makes a runtime directory (/var/run/dpdk/<prefix>) that rte_eal_cleanup() leaves
+  // behind. Remove it and its parent when empty: rmdir never touches a directory that another
+  // DPDK process keeps files in.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  if (!runtime_dir.empty() && rmdir(runtime_dir.c_str()) == 0) {
+    const auto slash = runtime_dir.find_last_of('/');
+    if (slash != std::string::npos && slash > 0) rmdir(runtime_dir.substr(0, slash).c_str());
+  }
+}
 
 rte_mempool* create_mbuf_pool(const std::string& name, uint32_t mbufs, std::string& error) {
   rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, 256, 0,
