@@ -370,7 +370,7 @@ void read_api(Diagnostics& diag, const toml::table& root, Config& config) {
     return;
   }
   TableReader r(diag, *table, "", "api.", "in [api]");
-  r.check_keys({"socket", "metrics"});
+  r.check_keys({"socket", "metrics", "state_file"});
   ApiConfig& api = config.api;
   api.line = r.line();
   if (const auto socket = r.string("socket")) {
@@ -379,6 +379,12 @@ void read_api(Diagnostics& diag, const toml::table& root, Config& config) {
       r.error("socket", "\"" + *socket + "\" must be an absolute path");
     } else if (socket->size() > 107) {
       r.error("socket", "is longer than 107 bytes, the limit of a unix socket path");
+    }
+  }
+  if (const auto state_file = r.string("state_file")) {
+    api.state_file = *state_file;
+    if (state_file->empty() || (*state_file)[0] != '/') {
+      r.error("state_file", "\"" + *state_file + "\" must be an absolute path");
     }
   }
   if (const auto metrics = r.string("metrics")) {

@@ -68,6 +68,8 @@ struct PortConfig {
 
 struct ApiConfig {
   std::string socket = "/run/fulcrum/api.sock";
+  // Runtime state kept across restarts (the standby pools' current writers).
+  std::string state_file = "/var/lib/fulcrum/state.json";
   std::string metrics = "127.0.0.1:9108";  // as written
   std::string metrics_host = "127.0.0.1";  // IPv6 without its brackets
   uint16_t metrics_port = 9108;

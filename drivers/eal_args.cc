@@ -50,10 +50,12 @@ std::vector<std::string> build_eal_args(const Config& config, const std::string&
   if (!any_pci && !has_option(extra, {"-a", "--allow", "-b", "--block", "--no-pci"})) {
     args.push_back("--no-pci");
   }
-  // One fulcrumd per node; no files for secondary processes unless the operator asks.
+  // One fulcrumd per node; no files for secondary processes or DPDK's telemetry socket
+  // unless the operator asks (fulcrumctl and /metrics are the interfaces).
   if (!has_option(extra, {"--file-prefix", "--no-shconf", "--proc-type"})) {
     args.push_back("--no-shconf");
   }
+  if (!has_option(extra, {"--no-telemetry", "--telemetry"})) args.push_back("--no-telemetry");
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }

@@ -381,6 +381,11 @@ create_switch() {
   ip -n "$SWITCH_NS" link add "$BRIDGE" address 02:00:00:00:01:01 type bridge \
     stp_state 0 forward_delay 0 mcast_snooping 0
   ip -n "$SWITCH_NS" link set "$BRIDGE" up
+  # A switch forwards frames, it does not judge them: with bridge-netfilter on (this
+  # kernel's default) the bridge would drop malformed IPv4 frames before they reach the
+  # load balancer, and the hostile-frame tests could not reach fulcrumd.
+  ns_sysctl "$SWITCH_NS" net.bridge.bridge-nf-call-iptables=0 \
+    net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
 }
 
 # One veth pair from fl-sw (sw-NODE, on br0) to fl-NODE.

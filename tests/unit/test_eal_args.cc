@@ -36,6 +36,7 @@ TEST(EalArgs, VdevPortWithTapAndLcores) {
   EXPECT_TRUE(has(args, "--vdev=net_tap_lan,iface=fulcrum-lan"));
   EXPECT_TRUE(has(args, "--no-pci"));
   EXPECT_TRUE(has(args, "--no-shconf"));
+  EXPECT_TRUE(has(args, "--no-telemetry"));
 }
 
 TEST(EalArgs, OperatorArgumentsComeLastAndReplaceOurDefaults) {

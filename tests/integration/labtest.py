@@ -1,0 +1,482 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared helpers for the namespace-lab integration tests (tests/integration/test_lab_*.py).
+
+Each test script brings up its own lab with scripts/lab.sh, runs fulcrumd on lb0, checks one
+group of acceptance points and prints TAP. The lab's namespace names are fixed (fl-*), so the
+scripts never run in parallel (meson: is_parallel: false).
+
+Cleanup is guaranteed: `Lab` is a context manager whose exit runs `lab.sh down`, also on an
+exception and on SIGINT / SIGTERM / SIGHUP (turned into an exception, so `finally` runs). The
+`down` runs in its own session, so a harness that follows its SIGTERM with a SIGKILL to our
+process group (meson does, 0.5 s later) does not cut the teardown short. A lab that existed
+before the test started is never touched: the test then fails instead.
+
+Only Debian's /usr/bin/python3 standard library is used here (scapy only in hostile_frames.py).
+Every wait is bounded in count and time.
+"""
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
+PYTHON = "/usr/bin/python3"
+
+LAB_SCRIPT = os.environ.get("FULCRUM_LAB_SCRIPT") or os.path.join(SOURCE_ROOT, "scripts", "lab.sh")
+FULCRUM_BIN = os.environ.get("FULCRUM_BIN") or os.path.join(SOURCE_ROOT, "build", "fulcrumd")
+STATE_DIR = os.environ.get("FULCRUM_LAB_STATE") or "/run/fulcrum-lab"
+
+VIP = "192.0.2.26"
+HTTP_PORT = 8774
+MYSQL_PORT = 3306
+LB0_ADDR = "192.0.2.2"
+LB0_MAC = "02:00:00:00:02:02"
+CLIENT_ADDR = "192.0.2.100"
+CONTROLLERS = {"c0": "192.0.2.10", "c1": "192.0.2.11", "c2": "192.0.2.12"}
+DB_USER = "fulcrum"
+DB_PASSWORD = "fulcrum"
+NS_PREFIX = "fl-"
+LAB_NAMESPACES = ["fl-sw", "fl-client", "fl-c0", "fl-c1", "fl-c2", "fl-lb0", "fl-lb1"]
+
+HTTP_LOAD = os.path.join(HERE, "http_load.py")
+BULK_GET = os.path.join(HERE, "bulk_get.py")
+HOSTILE_FRAMES = os.path.join(HERE, "hostile_frames.py")
+
+
+# ---------------------------------------------------------------------------- TAP
+
+class Tap:
+    """Minimal TAP producer: plan first, one line per acceptance point, diagnostics as '#'."""
+
+    def __init__(self, planned):
+        self.planned = planned
+        self.n = 0
+        self.failed = 0
+        print("TAP version 13")
+        print("1..%d" % planned, flush=True)
+
+    def ok(self, cond, desc, details=""):
+        self.n += 1
+        line = "%s %d - %s" % ("ok" if cond else "not ok", self.n, desc)
+        if not cond:
+            self.failed += 1
+            if details:
+                line += " # " + " ".join(str(details).split())[:600]
+        print(line, flush=True)
+        return bool(cond)
+
+    def diag(self, msg):
+        for line in str(msg).splitlines() or [""]:
+            print("# " + line, flush=True)
+
+    def bail_out(self, reason):
+        print("Bail out! " + " ".join(str(reason).split())[:600], flush=True)
+
+    def finish(self):
+        # Points never reached (an earlier step failed) count as failures.
+        while self.n < self.planned:
+            self.ok(False, "not reached", "an earlier step failed")
+        return 1 if self.failed else 0
+
+
+def skip_all(reason):
+    """Skips the whole script: TAP plan '1..0 # SKIP reason' and exit status 77 (the
+    autotools skip code). Meson's TAP protocol counts any non-zero exit as an ERROR, so
+    tests/meson.build sets FULCRUM_SKIP_EXIT=0: meson then reports SKIP from the plan line."""
+    print("1..0 # SKIP " + reason, flush=True)
+    sys.exit(int(os.environ.get("FULCRUM_SKIP_EXIT", "77")))
+
+
+def require_environment():
+    if os.geteuid() != 0:
+        skip_all("needs root (network namespaces)")
+    if not (os.path.isfile(FULCRUM_BIN) and os.access(FULCRUM_BIN, os.X_OK)):
+        skip_all("fulcrumd is not built (%s)" % FULCRUM_BIN)
+    if not os.path.isfile(LAB_SCRIPT):
+        skip_all("lab script missing (%s)" % LAB_SCRIPT)
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
+    for tool in ("ip", "mariadb", "curl", "ping"):
+        if shutil.which(tool, path=path) is None:
+            skip_all("missing %s (run scripts/lab-packages.sh)" % tool)
+
+
+# ---------------------------------------------------------------------------- signals
+
+class Interrupted(BaseException):
+    """Raised from a signal handler so that `finally` blocks run."""
+
+
+_signal_seen = []
+
+
+def _on_signal(signum, _frame):
+    if _signal_seen:
+        return  # already unwinding: let the cleanup finish
+    _signal_seen.append(signum)
+    raise Interrupted("signal %d" % signum)
+
+
+def install_signal_handlers():
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, _on_signal)
+
+
+def ignore_signals():
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_IGN)
+
+
+# ---------------------------------------------------------------------------- processes
+
+def run(cmd, timeout, check=False, input_text=None):
+    """Runs cmd (a list) with a bound on time; returns CompletedProcess with text output.
+    On timeout the child is killed (by subprocess, through its PID) and rc is 124."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              check=check, input=input_text, stdin=None if input_text else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        return subprocess.CompletedProcess(cmd, 124, out, err + "\n(timed out after %ss)" % timeout)
+
+
+def netns_cmd(node, argv):
+    return ["ip", "netns", "exec", NS_PREFIX + node] + list(argv)
+
+
+def proc_alive(pid):
+    """Alive and not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def proc_starttime(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def lab_exists():
+    return os.path.isdir(STATE_DIR) or any(
+        os.path.exists("/run/netns/" + ns) for ns in LAB_NAMESPACES)
+
+
+# ---------------------------------------------------------------------------- counters
+
+WORKER_RE = re.compile(
+    r"fulcrumd: info: worker (\d+): rx (\d+), forwarded (\d+), replied (\d+), to kernel (\d+), "
+    r"from kernel (\d+), dropped (\d+), new flows (\d+)")
+DROP_RE = re.compile(r"fulcrumd: info: drop ([a-z0-9_]+): (\d+)")
+
+
+class Counters:
+    def __init__(self, workers, drops):
+        self.workers = workers   # {id: {rx, forwarded, replied, to_kernel, from_kernel, dropped, new_flows}}
+        self.drops = drops       # {reason: count}
+
+    def total(self, key):
+        return sum(w[key] for w in self.workers.values())
+
+    def drop(self, reason):
+        return self.drops.get(reason, 0)
+
+    def minus(self, before):
+        workers = {i: {k: v - before.workers.get(i, {}).get(k, 0) for k, v in w.items()}
+                   for i, w in self.workers.items()}
+        drops = {r: c - before.drops.get(r, 0) for r, c in self.drops.items()}
+        return Counters(workers, {r: c for r, c in drops.items() if c})
+
+
+def parse_counters(text):
+    workers, drops = {}, {}
+    for m in WORKER_RE.finditer(text):
+        keys = ("rx", "forwarded", "replied", "to_kernel", "from_kernel", "dropped", "new_flows")
+        workers[int(m.group(1))] = dict(zip(keys, (int(g) for g in m.groups()[1:])))
+    for m in DROP_RE.finditer(text):
+        drops[m.group(1)] = int(m.group(2))
+    return Counters(workers, drops)
+
+
+# ---------------------------------------------------------------------------- the lab
+
+class Lab:
+    """`with Lab(tap, "fnat") as lab:` builds the lab and always removes it."""
+
+    def __init__(self, tap, mode="fnat"):
+        self.tap = tap
+        self.mode = mode
+        self.owned = False
+
+    # -- lifetime
+    def __enter__(self):
+        install_signal_handlers()
+        if lab_exists():
+            raise RuntimeError("a lab already exists (state %s or fl-* namespaces); not touching "
+                               "it: run `%s down` first" % (STATE_DIR, LAB_SCRIPT))
+        self.owned = True  # from here on, whatever exists is ours to remove
+        try:
+            t0 = time.monotonic()
+            r = self.lab("up", self.mode, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError("lab.sh up %s failed (rc %d): %s" % (
+                    self.mode, r.returncode, r.stderr.strip()[-800:]))
+            self.tap.diag("lab up (%s) in %.1f s" % (self.mode, time.monotonic() - t0))
+        except BaseException:
+            # __exit__ does not run when __enter__ raises (a failed up, or a signal meanwhile).
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.down()
+        except Interrupted:  # a signal in the instant before down() ignores them
+            self.down()
+        return False
+
+    def down(self):
+        if not self.owned:
+            return
+        ignore_signals()  # a second Ctrl-C must not cut the teardown short
+        rc = None
+        for _attempt in range(2):
+            # Own session, and output to a file, not a pipe: if we are killed meanwhile (meson
+            # sends SIGKILL to our process group 0.5 s after SIGTERM), `down` neither gets the
+            # SIGKILL nor a SIGPIPE on its next log line, and finishes.
+            with tempfile.TemporaryFile(mode="w+") as out_file:
+                p = subprocess.Popen(["bash", LAB_SCRIPT, "down"], stdin=subprocess.DEVNULL,
+                                     stdout=out_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+                try:
+                    rc = p.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+                    rc = 124
+                out_file.seek(0)
+                out = out_file.read()
+            if rc == 0:
+                break
+            self.tap.diag("lab.sh down: rc %s: %s" % (rc, out.strip()[-500:]))
+        self.owned = False
+        if lab_exists():
+            self.tap.diag("warning: lab still present after down")
+
+    # -- commands
+    def lab(self, *args, timeout=60):
+        return run(["bash", LAB_SCRIPT] + list(args), timeout=timeout)
+
+    def exec(self, node, argv, timeout=60, input_text=None):
+        return run(netns_cmd(node, argv), timeout=timeout, input_text=input_text)
+
+    def lb_start(self, node="lb0", mode=None, driver=None):
+        args = ["lb-start", node, mode or self.mode]
+        if driver:
+            args += ["--driver", driver]
+        r = self.lab(*args, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("lab.sh %s failed (rc %d): %s\n%s" % (
+                " ".join(args), r.returncode, r.stderr.strip()[-800:], self.lb_log(node)[-1500:]))
+        m = re.search(r"fulcrumd runs on \S+ \((\w+), (net_\w+)\)", r.stderr)
+        self.tap.diag("fulcrumd started on %s: %s" % (node, m.group(0) if m else r.stderr.strip()))
+        return r
+
+    def lb_stop(self, node="lb0"):
+        return self.lab("lb-stop", node, timeout=30)
+
+    def lb_log(self, node="lb0"):
+        return self.lab("lb-log", node, timeout=15).stdout
+
+    def fulcrumd_pid(self, node="lb0"):
+        """The recorded PID of fulcrumd on node if that process still runs, else None."""
+        found = None
+        try:
+            with open(os.path.join(STATE_DIR, "pids")) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            parts = line.split()
+            if len(parts) != 3 or parts[2] != "fulcrumd-" + node or not parts[0].isdigit():
+                continue
+            pid = int(parts[0])
+            if proc_starttime(pid) == parts[1] and proc_alive(pid):
+                found = pid
+        return found
+
+    def counters(self, node="lb0", timeout_s=5.0):
+        """SIGUSR1 to fulcrumd, then reads the dump it appends to its log (polled)."""
+        pid = self.fulcrumd_pid(node)
+        if pid is None:
+            raise RuntimeError("fulcrumd does not run on %s" % node)
+        before = self.lb_log(node)
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout_s
+        last, stable = None, 0
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            text = self.lb_log(node)[len(before):]
+            if WORKER_RE.search(text):
+                # One dump is a few lines written back to back; wait until the log is still.
+                stable = stable + 1 if text == last else 0
+                if stable >= 2:
+                    return parse_counters(text)
+            last = text
+        raise RuntimeError("no counter dump in %s's log %.0f s after SIGUSR1" % (node, timeout_s))
+
+    # -- client-side load
+    def http_load(self, targets, n, timeout=3.0, path="/", bound_s=None):
+        argv = [PYTHON, "-I", HTTP_LOAD, "-n", str(n), "--timeout", str(timeout), "--path", path]
+        for t in targets:
+            argv += ["--target", t]
+        bound = bound_s or (30 + n * timeout)
+        r = self.exec("client", argv, timeout=bound)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            return {"ok": 0, "failures": n, "counts": {}, "elapsed_s": 0.0,
+                    "errors": ["http_load rc %d: %s %s" % (r.returncode, r.stdout[-300:], r.stderr[-300:])]}
+
+    def mysql_loop(self, host, n, port=MYSQL_PORT):
+        """n `select name from lab.whoami` from the client, one connection each, in one shell
+        loop inside the client namespace. Returns (counts by name, failure lines)."""
+        script = (
+            'for i in $(seq 1 %d); do '
+            'out=$(timeout 10 mariadb --no-defaults --connect-timeout=3 -h %s -P %d -u %s -p%s '
+            '-N -B -e "select name from lab.whoami" 2>&1) || out="FAIL rc=$?: $out"; '
+            'printf "%%s\\n" "$(printf "%%s" "$out" | tr "\\n" " ")"; done'
+            % (n, host, port, DB_USER, DB_PASSWORD))
+        t0 = time.monotonic()
+        r = self.exec("client", ["bash", "-c", script], timeout=30 + n * 11)
+        elapsed = time.monotonic() - t0
+        counts, failures = {}, []
+        lines = r.stdout.splitlines()
+        for line in lines:
+            line = line.strip()
+            if line in CONTROLLERS:
+                counts[line] = counts.get(line, 0) + 1
+            else:
+                failures.append(line)
+        if len(lines) < n:
+            failures.append("only %d of %d queries ran (rc %d): %s" % (
+                len(lines), n, r.returncode, r.stderr.strip()[-300:]))
+        return counts, failures, elapsed
+
+
+def spread_ok(counts, n, share_lo=0.8, share_hi=1.2):
+    """Every controller got n/3 +- 20% of the requests."""
+    expected = n / len(CONTROLLERS)
+    lo, hi = math.floor(expected * share_lo), math.ceil(expected * share_hi)
+    return all(lo <= counts.get(c, 0) <= hi for c in CONTROLLERS), (lo, hi)
+
+
+def main_wrapper(planned, body):
+    """Runs body(tap) with the environment checked; TAP plan printed first; exit status 1 when
+    any point failed, and every point not reached counts as failed."""
+    require_environment()
+    tap = Tap(planned)
+    started = time.monotonic()
+    try:
+        body(tap)
+    except Interrupted as e:
+        tap.diag("interrupted (%s); lab removed" % e)
+        tap.finish()
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - report any failure as TAP, never a bare traceback
+        import traceback
+        tap.diag(traceback.format_exc())
+        if tap.n < tap.planned:
+            tap.ok(False, "test body raised", repr(e))
+    tap.diag("duration %.1f s" % (time.monotonic() - started))
+    sys.exit(tap.finish())
+
+
+# ---------------------------------------------------------------------------- shared checks
+
+def balancing_checks(lab, tap, mode, n_http=1000, n_sql=100):
+    """Acceptance A / B through the VIP: n_http HTTP requests (new connection each, all succeed,
+    every controller n/3 +- 20%) and n_sql MySQL queries (all succeed, names among c0..c2).
+    Also measures the figures for the closing note: requests/s through the VIP next to the same
+    load straight to c0 and spread by the client over c0..c2, and fulcrumd's packet rate.
+    Emits 5 TAP points."""
+    vip = "%s:%d" % (VIP, HTTP_PORT)
+    before = lab.counters("lb0")
+    load = lab.http_load([vip], n_http)
+    after = lab.counters("lb0")
+    delta = after.minus(before)
+    tap.diag("%s: %d requests to %s: %s" % (mode, n_http, vip, json.dumps(
+        {k: load[k] for k in ("ok", "failures", "counts", "elapsed_s", "rps")}, sort_keys=True)))
+    tap.ok(load["ok"] == n_http and load["failures"] == 0,
+           "%s: %d HTTP requests to VIP:%d, a new connection each, all succeed (%d ok)" % (
+               mode, n_http, HTTP_PORT, load["ok"]),
+           "; ".join(load.get("errors", [])) + " | fulcrumd drops: " + json.dumps(delta.drops))
+    good, (lo, hi) = spread_ok(load["counts"], n_http)
+    tap.ok(good, "%s: every controller answers %d..%d of them: %s" % (
+        mode, lo, hi, ", ".join("%s %d" % (c, load["counts"].get(c, 0)) for c in sorted(CONTROLLERS))),
+        json.dumps(load["counts"], sort_keys=True))
+
+    figures = {"mode": mode, "vip_rps": load["rps"]}
+    if load["elapsed_s"] > 0:
+        figures["vip_rx_pps"] = round(delta.total("rx") / load["elapsed_s"])
+        figures["vip_fwd_pps"] = round(delta.total("forwarded") / load["elapsed_s"])
+        figures["packets_per_request"] = round(delta.total("rx") / max(load["ok"], 1), 1)
+    tap.diag("%s: fulcrumd during that load: rx %d, forwarded %d, new flows %d, dropped %d %s" % (
+        mode, delta.total("rx"), delta.total("forwarded"), delta.total("new_flows"),
+        delta.total("dropped"), json.dumps(delta.drops, sort_keys=True)))
+
+    direct = lab.http_load(["%s:%d" % (CONTROLLERS["c0"], HTTP_PORT)], n_http)
+    spread = lab.http_load(["%s:%d" % (a, HTTP_PORT) for a in CONTROLLERS.values()], n_http)
+    tap.ok(direct["failures"] == 0 and spread["failures"] == 0,
+           "%s: baseline without the load balancer: %d requests straight to c0 and %d spread "
+           "by the client over c0..c2 all succeed" % (mode, n_http, n_http),
+           "; ".join(direct.get("errors", []) + spread.get("errors", [])))
+    figures["direct_c0_rps"] = direct["rps"]
+    figures["direct_spread_rps"] = spread["rps"]
+
+    counts, failures, elapsed = lab.mysql_loop(VIP, n_sql)
+    ok_sql = sum(counts.values())
+    tap.diag("%s: %d MySQL queries via VIP:%d in %.1f s: %s" % (
+        mode, n_sql, MYSQL_PORT, elapsed, json.dumps(counts, sort_keys=True)))
+    tap.ok(ok_sql == n_sql and not failures,
+           "%s: %d MySQL `select name from lab.whoami` via VIP:%d all succeed (%d ok, names %s)" % (
+               mode, n_sql, MYSQL_PORT, ok_sql, ",".join(sorted(counts))),
+           "; ".join(failures[:5]))
+    tap.ok(set(counts) <= set(CONTROLLERS) and len(counts) >= 2,
+           "%s: the MySQL answers name controllers (%s), more than one of them" % (
+               mode, json.dumps(counts, sort_keys=True)))
+    figures["mysql_qps"] = round(ok_sql / elapsed, 1) if elapsed > 0 else 0.0
+
+    tap.diag("figure: %s: HTTP new connection per request: through VIP %.0f req/s; straight to c0 "
+             "%.0f req/s; client-spread over c0..c2 %.0f req/s (sequential client, 1 connection at a "
+             "time)" % (mode, figures["vip_rps"], figures["direct_c0_rps"], figures["direct_spread_rps"]))
+    if "vip_rx_pps" in figures:
+        tap.diag("figure: %s: fulcrumd packet rate during the VIP load: rx %d pkt/s, forwarded %d pkt/s "
+                 "(%.1f packets per request)" % (mode, figures["vip_rx_pps"], figures["vip_fwd_pps"],
+                                                 figures["packets_per_request"]))
+    tap.diag("figure: %s: MySQL via VIP, one mariadb CLI process and connection per query: %.1f "
+             "queries/s" % (mode, figures["mysql_qps"]))
+    return figures
+
+
+def ping_ok(lab, tap, target, what, count=3):
+    r = lab.exec("client", ["ping", "-c", str(count), "-i", "0.2", "-W", "1", target], timeout=15)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    got = int(m.group(2)) if m else 0
+    return tap.ok(r.returncode == 0 and got == count,
+                  "the client pings %s %s (%d/%d answered)" % (what, target, got, count),
+                  (r.stdout + r.stderr).strip()[-300:])
