@@ -99,8 +99,7 @@ void remove_stale_socket(const std::string& path) {
 class ApiServer::Impl : public std::enable_shared_from_this<ApiServer::Impl> {
  public:
   Impl(asio::io_context& io, std::string path, Handler handler, ApiServerLimits limits)
-      : io_(io),
-        path_(std::move(path)),
+      : path_(std::move(path)),
         handler_(std::move(handler)),
         limits_(limits),
         acceptor_(io),
@@ -123,7 +122,6 @@ class ApiServer::Impl : public std::enable_shared_from_this<ApiServer::Impl> {
   void accept();
   void on_accept(const error_code& ec, Local::socket socket);
 
-  asio::io_context& io_;
   std::string path_;
   Handler handler_;
   ApiServerLimits limits_;

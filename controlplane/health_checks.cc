@@ -19,6 +19,7 @@
 #include <cctype>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "health_check_sql.h"
 
@@ -172,8 +173,7 @@ class HttpCheck final : public SocketCheck {
     if (ec == http::error::end_of_stream || ec == asio::error::eof) {
       return finish(false, "connection closed before a response");
     }
-    if (ec.category() == http::error::end_of_stream.category() ||
-        &ec.category() == &http::make_error_code(http::error::bad_version).category()) {
+    if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
       return finish(false, "bad HTTP response: " + ec.message());
     }
     if (ec) return finish(false, "read: " + ec.message());
