@@ -26,6 +26,7 @@ ReferenceScenario reference_scenario(ForwardMode forward, Scheduler scheduler) {
       b.addr = *parse_ipv4(kControllers[i]);
       b.port = port;
       b.mac = MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, static_cast<uint8_t>(0x10 + i)}};
+      b.stat_id = static_cast<uint16_t>(s.services.size() * 3 + static_cast<size_t>(i));
       svc.backends.push_back(b);
     }
     s.services.push_back(svc);

@@ -47,6 +47,7 @@ std::unique_ptr<Snapshot> build_snapshot(const NodeSpec& node,
       e.port = host_to_be16(b.port);
       e.weight = b.weight;
       e.mac = b.mac;
+      e.stat_id = b.stat_id;
       e.accepts_new = b.state == BackendState::kUp && b.weight > 0;
       e.keeps_existing = b.state != BackendState::kDisabled;
       if (!ids.insert(e.identity()).second) {

@@ -29,6 +29,7 @@ struct BackendSpec {
   uint16_t weight = 1;
   MacAddr mac;        // next-hop MAC; zero while unresolved
   BackendState state = BackendState::kUp;
+  uint16_t stat_id = 0;  // counters slot, stable for the backend's lifetime (< kMaxBackendStats)
 };
 
 struct ServiceSpec {

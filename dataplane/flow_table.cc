@@ -289,6 +289,7 @@ void FlowTable::erase(FlowRef ref) {
 
 void FlowTable::remove_one(FlowRef ref) {
   Bucket& b = buckets_[ref.bucket];
+  if (remove_hook_ != nullptr) remove_hook_(remove_context_, b.entries[ref.way]);
   b.h.sig[ref.way] = 0;
   b.entries[ref.way].peer_bucket = FlowRef::kNone;
   --size_;

@@ -73,19 +73,28 @@ struct FlowRef {
 struct alignas(64) FlowEntry {
   FiveTuple key;                  // the tuple as it arrives on the wire
   FiveTuple rewrite;              // the tuple to write into the packet (FNAT); unused for DSR
-  uint64_t snapshot_version = 0;  // snapshot in which service/backend indexes were checked
+  uint32_t snapshot_version = 0;  // snapshot in which service/backend indexes were checked
   uint32_t backend_addr = 0;      // network order: identifies the backend across snapshots
   uint16_t backend_port = 0;      // network order
   uint16_t service_index = 0;     // index into Snapshot::services at snapshot_version
   uint16_t backend_index = 0;     // index into that service's backends at snapshot_version
-  uint8_t flags = 0;
+  uint16_t stat_id = 0;           // the backend's counters (BackendEntry::stat_id)
   // The other entry of an FNAT pair (peer_bucket == FlowRef::kNone: none). Owned by FlowTable:
-  // callers fill the fields above one by one and never assign a whole FlowEntry, which would
+  // callers fill the fields one by one and never assign a whole FlowEntry, which would
   // overwrite the key and this link.
-  uint8_t peer_way = 0;
   uint32_t peer_bucket = FlowRef::kNone;
-  MacAddr out_mac;  // FNAT reply entries: where the client's packets came from
+  union {
+    MacAddr out_mac;  // reply entries (FNAT): where the client's packets came from
+    struct {
+      uint32_t client_ack;       // forward TCP entries: the client's last ACK (its RCV.NXT)...
+      uint32_t client_next_seq;  // ...and the sequence number after its last segment
+    } seq;                       // what a reset needs to be accepted by both ends
+  };
+  uint8_t flags = 0;
+  uint8_t peer_way = 0;  // with peer_bucket
   uint8_t pad[2] = {};
+
+  FlowEntry() : seq{0, 0} {}
 };
 static_assert(sizeof(FlowEntry) == 64);
 
@@ -157,6 +166,14 @@ class FlowTable {
   // Removes an entry and its peer.
   void erase(FlowRef ref);
 
+  // Called for every entry the table removes (erase, expiry, eviction), before it goes: the
+  // owner keeps per-backend flow counts with it. Plain function pointer: no allocation.
+  using RemoveHook = void (*)(void* context, const FlowEntry& entry);
+  void set_remove_hook(RemoveHook hook, void* context) {
+    remove_hook_ = hook;
+    remove_context_ = context;
+  }
+
   // Calls fn(FlowRef, FlowEntry&) for every live entry (slow path: control requests, tests).
   template <typename Fn>
   void for_each(Fn&& fn) {
@@ -211,6 +228,8 @@ class FlowTable {
   uint32_t size_ = 0;
   Bucket* buckets_ = nullptr;
   FlowTableStats stats_;
+  RemoveHook remove_hook_ = nullptr;
+  void* remove_context_ = nullptr;
 };
 
 }  // namespace fulcrum

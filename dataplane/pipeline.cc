@@ -3,6 +3,7 @@
 
 #include <cassert>
 
+#include "checksum.h"
 #include "flow_hash.h"
 #include "nat_rewrite.h"
 
@@ -74,6 +75,36 @@ uint16_t ports_per_worker(const Snapshot& snap, uint16_t worker_count) {
 Worker::Worker(const WorkerConfig& config)
     : config_(config), flows_(config.flow_capacity, config.timeouts) {
   assert(config.worker_count > 0 && config.worker_id < config.worker_count);
+  flows_.set_remove_hook(&Worker::on_flow_removed, this);
+}
+
+void Worker::on_flow_removed(void* self, const FlowEntry& e) {
+  // A connection is its forward entry; the reply entry goes with it.
+  if (e.flags & kFlowReply) return;
+  static_cast<Worker*>(self)->backend_counters_[e.stat_id % kMaxBackendStats].flows_closed.add();
+}
+
+uint16_t build_tcp_reset(uint8_t* frame, const MacAddr& dst_mac, const MacAddr& src_mac,
+                         const FiveTuple& tuple, uint32_t seq) {
+  std::memset(frame, 0, 54);
+  set_ether_addresses(frame, dst_mac, src_mac);
+  store16(frame + 12, host_to_be16(kEtherTypeIpv4));
+  uint8_t* ip = frame + kEtherHeaderLen;
+  ip[0] = 0x45;
+  store16(ip + 2, host_to_be16(40));
+  ip[8] = 64;
+  ip[9] = static_cast<uint8_t>(IpProto::kTcp);
+  store32(ip + 12, tuple.saddr);
+  store32(ip + 16, tuple.daddr);
+  store16(ip + 10, ipv4_header_checksum(ip, 20));
+  uint8_t* tcp = ip + 20;
+  store16(tcp, tuple.sport);
+  store16(tcp + 2, tuple.dport);
+  store32(tcp + 4, host_to_be32(seq));
+  tcp[12] = 5 << 4;
+  tcp[13] = kTcpRst;
+  store16(tcp + 16, l4_checksum_ipv4(tuple.saddr, tuple.daddr, 6, tcp, 20));
+  return 54;
 }
 
 uint16_t Worker::owner_of_port(const Snapshot& snap, uint16_t worker_count, uint16_t port_host) {
@@ -188,7 +219,7 @@ Action Worker::process_vip(const Snapshot& snap, Packet& pkt, const ParsedPacket
   }
   if (ref.valid()) {
     FlowEntry& e = flows_.entry(ref);
-    if (e.snapshot_version == snap.version || revalidate(snap, e)) {
+    if (e.snapshot_version == static_cast<uint32_t>(snap.version) || revalidate(snap, e)) {
       return forward(snap, ref, pkt, p, now_ms);
     }
     backend_left = true;  // its backend (or its whole service) has left
@@ -229,7 +260,7 @@ Action Worker::process_reply(const Snapshot& snap, Packet& pkt, const ParsedPack
     return Action{ActionKind::kToKernel, 0};
   }
   FlowEntry& e = flows_.entry(ref);
-  if (e.snapshot_version != snap.version && !revalidate(snap, e)) {
+  if (e.snapshot_version != static_cast<uint32_t>(snap.version) && !revalidate(snap, e)) {
     flows_.erase(ref);
     return drop(DropReason::kBackendGone);
   }
@@ -264,11 +295,12 @@ Action Worker::new_flow(const Snapshot& snap, int si, Packet& pkt, const ParsedP
                           : (p.tcp_flags & (kTcpFin | kTcpRst)) ? FlowState::kTcpClosing
                                                                 : FlowState::kTcpEstablished;
   auto fill = [&](FlowEntry& e) {
-    e.snapshot_version = snap.version;
+    e.snapshot_version = static_cast<uint32_t>(snap.version);
     e.backend_addr = be.addr;
     e.backend_port = be.port;
     e.service_index = static_cast<uint16_t>(si);
     e.backend_index = static_cast<uint16_t>(bi);
+    e.stat_id = be.stat_id;
   };
 
   FlowRef fwd;
@@ -317,6 +349,7 @@ Action Worker::new_flow(const Snapshot& snap, int si, Packet& pkt, const ParsedP
     std::memcpy(r.out_mac.bytes.data(), pkt.data + 6, 6);  // back to where the client came from
   }
   counters_.new_flows.add();
+  backend_counters_[be.stat_id % kMaxBackendStats].flows_opened.add();
   return forward(snap, fwd, pkt, p, now_ms);
 }
 
@@ -332,6 +365,17 @@ Action Worker::forward(const Snapshot& snap, FlowRef ref, Packet& pkt, const Par
     dst = snap.services[e.service_index].backends[e.backend_index].mac;
   }
   if (dst.is_zero()) return drop(DropReason::kNoNeighbor);
+  if (!reply && is_tcp(p)) {
+    // Where each end's sequence space stands, so a reset (on_down = "reset") is accepted.
+    const uint8_t* tcp = pkt.data + p.l4_offset;
+    uint32_t next = be32_to_host(load32(tcp + 4)) + (p.l4_len - p.tcp_header_len);
+    if (p.tcp_flags & (kTcpSyn | kTcpFin)) ++next;
+    e.seq.client_next_seq = next;
+    if (p.tcp_flags & kTcpAck) e.seq.client_ack = be32_to_host(load32(tcp + 8));
+  }
+  BackendCounters& bc = backend_counters_[e.stat_id % kMaxBackendStats];
+  bc.packets.add();
+  bc.bytes.add(pkt.len);
   if (!(e.flags & kFlowDsr)) rewrite_tuple(pkt.data, p, e.rewrite);
   decrement_ttl(pkt.data, p);
   set_ether_addresses(pkt.data, dst, snap.local_mac);
@@ -353,7 +397,7 @@ bool Worker::revalidate(const Snapshot& snap, FlowEntry& e) {
   if (bi < 0 || !svc.backends[static_cast<size_t>(bi)].keeps_existing) return false;
   e.service_index = static_cast<uint16_t>(si);
   e.backend_index = static_cast<uint16_t>(bi);
-  e.snapshot_version = snap.version;
+  e.snapshot_version = static_cast<uint32_t>(snap.version);
   return true;
 }
 

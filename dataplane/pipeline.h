@@ -62,9 +62,22 @@ class Worker {
   static uint16_t owner_of_port(const Snapshot& snapshot, uint16_t worker_count,
                                 uint16_t port_host);
 
+  // Resets every TCP flow on the backend with `stat_id` (on_down = "reset"): for each, writes
+  // a RST toward the backend and, for FNAT, one toward the client into frames from
+  // `next_frame()` (each kResetFrameSize bytes; nullptr stops early) and hands each to
+  // `emit(frame, length)`, then removes the flow. Returns the flows reset. Control-path work,
+  // run by the owning worker thread between bursts.
+  static constexpr uint16_t kResetFrameSize = 64;
+  template <typename NextFrame, typename Emit>
+  uint32_t reset_backend_flows(const Snapshot& snap, uint16_t stat_id, NextFrame&& next_frame,
+                               Emit&& emit);
+
   FlowTable& flows() { return flows_; }
   WorkerCounters& counters() { return counters_; }
   const WorkerCounters& counters() const { return counters_; }
+  const BackendCounters& backend_counters(uint16_t stat_id) const {
+    return backend_counters_[stat_id % kMaxBackendStats];
+  }
   const WorkerConfig& config() const { return config_; }
 
  private:
@@ -82,9 +95,15 @@ class Worker {
   bool revalidate(const Snapshot& snap, FlowEntry& e);
   Action drop(DropReason r);
 
+  static void on_flow_removed(void* self, const FlowEntry& e);
+  // The RSTs for one forward entry; false when a frame was not available.
+  template <typename NextFrame, typename Emit>
+  bool reset_one(const Snapshot& snap, const FlowEntry& e, NextFrame& next_frame, Emit& emit);
+
   WorkerConfig config_;
   FlowTable flows_;
   WorkerCounters counters_;
+  std::array<BackendCounters, kMaxBackendStats> backend_counters_;
   // Per-burst scratch, kept here so a burst does not construct 64 of each on the stack.
   ParsedPacket parsed_[kMaxBurst];
   ParseStatus status_[kMaxBurst];
@@ -92,5 +111,68 @@ class Worker {
   std::array<uint32_t, kMaxServices> wrr_cursor_{};
   uint16_t next_port_offset_ = 0;
 };
+
+// Builds a TCP RST of `tuple` with sequence number `seq` (host order) from src_mac to dst_mac
+// into `frame` (at least 54 bytes). Returns the frame length.
+uint16_t build_tcp_reset(uint8_t* frame, const MacAddr& dst_mac, const MacAddr& src_mac,
+                         const FiveTuple& tuple, uint32_t seq);
+
+template <typename NextFrame, typename Emit>
+bool Worker::reset_one(const Snapshot& snap, const FlowEntry& e, NextFrame& next_frame,
+                       Emit& emit) {
+  const bool dsr = (e.flags & kFlowDsr) != 0;
+  MacAddr backend_mac;
+  if (e.service_index < snap.services.size()) {
+    const ServiceEntry& svc = snap.services[e.service_index];
+    const int bi = svc.find_backend(e.backend_addr, e.backend_port);
+    if (bi >= 0) backend_mac = svc.backends[static_cast<size_t>(bi)].mac;
+  }
+  // Toward the backend: the connection as the backend knows it (FNAT: from our source port;
+  // DSR: from the client to the VIP), at the sequence number it expects next.
+  if (!backend_mac.is_zero()) {
+    uint8_t* f = next_frame();
+    if (f == nullptr) return false;
+    emit(f, build_tcp_reset(f, backend_mac, snap.local_mac, dsr ? e.key : e.rewrite,
+                            e.seq.client_next_seq));
+  }
+  // Toward the client (FNAT: its peer entry knows where the client is).
+  if (!dsr && e.peer_bucket != FlowRef::kNone) {
+    const FlowEntry& r = flows_.entry(FlowRef{e.peer_bucket, e.peer_way});
+    uint8_t* f = next_frame();
+    if (f == nullptr) return false;
+    emit(f, build_tcp_reset(f, r.out_mac, snap.local_mac, r.rewrite, e.seq.client_ack));
+  }
+  return true;
+}
+
+template <typename NextFrame, typename Emit>
+uint32_t Worker::reset_backend_flows(const Snapshot& snap, uint16_t stat_id,
+                                     NextFrame&& next_frame, Emit&& emit) {
+  std::array<FlowRef, 64> victims;
+  uint32_t total = 0;
+  bool more = true;
+  // Collect a batch, reset it, repeat: erasing while iterating would skip entries.
+  while (more) {
+    size_t n = 0;
+    more = false;
+    flows_.for_each([&](FlowRef ref, FlowEntry& e) {
+      if (n == victims.size()) {
+        more = true;
+        return;
+      }
+      if (e.stat_id == stat_id && !(e.flags & kFlowReply) &&
+          e.key.proto == static_cast<uint8_t>(IpProto::kTcp)) {
+        victims[n++] = ref;
+      }
+    });
+    for (size_t i = 0; i < n; ++i) {
+      if (!reset_one(snap, flows_.entry(victims[i]), next_frame, emit)) return total;
+      flows_.erase(victims[i]);
+      counters_.flows_reset.add();
+      ++total;
+    }
+  }
+  return total;
+}
 
 }  // namespace fulcrum

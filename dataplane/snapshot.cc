@@ -92,6 +92,7 @@ uint64_t Snapshot::compute_checksum() const {
       add(b.mac.bytes.data(), 6);
       const uint8_t flags = static_cast<uint8_t>((b.accepts_new ? 1 : 0) | (b.keeps_existing ? 2 : 0));
       add(&flags, 1);
+      add(&b.stat_id, sizeof b.stat_id);
     }
     add(svc.maglev.slots().data(), svc.maglev.slots().size() * sizeof(uint16_t));
     add(svc.wrr.data(), svc.wrr.size() * sizeof(uint16_t));

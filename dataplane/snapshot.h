@@ -35,6 +35,7 @@ struct BackendEntry {
   MacAddr mac;                 // next hop toward the backend (itself, or the gateway)
   bool accepts_new = true;     // in the scheduler's tables: healthy, enabled, weight > 0
   bool keeps_existing = true;  // established flows continue (drained, or down with on_down=keep)
+  uint16_t stat_id = 0;        // index of the backend's counters in every worker (stable)
 
   // Stable name across snapshots: what Maglev hashes and flow entries remember.
   uint64_t identity() const { return (static_cast<uint64_t>(addr) << 16) | port; }

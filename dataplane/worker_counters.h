@@ -77,6 +77,16 @@ struct alignas(64) WorkerCounters {
   }
 };
 
+// Per-backend counters, indexed by BackendEntry::stat_id. Flows open now = opened - closed.
+inline constexpr uint32_t kMaxBackendStats = 4096;
+
+struct BackendCounters {
+  Counter packets;  // both directions
+  Counter bytes;
+  Counter flows_opened;
+  Counter flows_closed;  // expired, evicted, reset or moved away
+};
+
 // A plain-value copy of the counters, for summing and printing.
 struct CounterTotals {
   uint64_t rx_packets = 0, rx_bytes = 0, forwarded = 0, tx_bytes = 0, replied = 0, to_kernel = 0,

@@ -474,3 +474,84 @@ TEST_F(PipelineTest, UnicastToAnotherStationIsNotOurs) {
 
 }  // namespace
 }  // namespace fulcrum
+
+namespace fulcrum {
+namespace {
+
+TEST_F(PipelineTest, BackendCountersFollowFlowsAndPackets) {
+  use(ForwardMode::kFnat);
+  uint64_t opened = 0, packets = 0;
+  for (uint16_t port = 18000; port < 18030; ++port) {
+    auto syn = build_ipv4(client(port));
+    ASSERT_EQ(run(syn).kind, ActionKind::kForward);
+    auto ack = build_ipv4(client(port, 8774, kTcpAck));
+    ASSERT_EQ(run(ack).kind, ActionKind::kForward);
+  }
+  for (const auto& b : snap_->services[0].backends) {
+    opened += worker_.backend_counters(b.stat_id).flows_opened.load();
+    packets += worker_.backend_counters(b.stat_id).packets.load();
+    EXPECT_EQ(worker_.backend_counters(b.stat_id).flows_closed.load(), 0U);
+  }
+  EXPECT_EQ(opened, 30U);
+  EXPECT_EQ(packets, 60U);
+  // Idle past the established timeout: the next lookup of each expires it.
+  now_ += worker_.flows().timeouts().tcp_established_ms + 1;
+  for (uint16_t port = 18000; port < 18030; ++port) {
+    auto ack = build_ipv4(client(port, 8774, kTcpAck));
+    run(ack);
+  }
+  uint64_t closed = 0;
+  for (const auto& b : snap_->services[0].backends) {
+    closed += worker_.backend_counters(b.stat_id).flows_closed.load();
+  }
+  EXPECT_EQ(closed, 30U);
+}
+
+TEST_F(PipelineTest, ResetBackendFlowsSendsAcceptableRstsToBothEnds) {
+  use(ForwardMode::kFnat);
+  uint16_t port = 19000;
+  std::vector<uint8_t> syn;
+  for (;; ++port) {  // a flow on c1
+    syn = build_ipv4(client(port));
+    ASSERT_EQ(run(syn).kind, ActionKind::kForward);
+    if (parse(syn).tuple.daddr == ip("192.0.2.11")) break;
+  }
+  const FiveTuple to_backend = parse(syn).tuple;
+  FrameSpec s = client(port, 8774, kTcpAck | kTcpPsh);
+  s.seq = 1001;
+  s.ack = 777000;
+  s.payload.assign(10, 'q');
+  auto data = build_ipv4(s);
+  ASSERT_EQ(run(data).kind, ActionKind::kForward);
+  const size_t flows_before = worker_.flows().size();
+
+  const uint16_t c1 = snap_->services[0].backends[1].stat_id;
+  std::vector<std::vector<uint8_t>> sent;
+  std::vector<uint8_t> buf(Worker::kResetFrameSize * 4);
+  size_t used = 0;
+  const uint32_t n = worker_.reset_backend_flows(
+      *snap_, c1,
+      [&]() -> uint8_t* {
+        if (used == 4) return nullptr;
+        return buf.data() + Worker::kResetFrameSize * used++;
+      },
+      [&](uint8_t* f, uint16_t len) { sent.emplace_back(f, f + len); });
+  EXPECT_EQ(n, 1U);
+  ASSERT_EQ(sent.size(), 2U);
+  for (const auto& f : sent) EXPECT_TRUE(checksums_valid(f));
+  const ParsedPacket to_b = parse(sent[0]);
+  EXPECT_EQ(to_b.tuple, to_backend);  // LB:lport -> c1:8774, as the backend knows it
+  EXPECT_EQ(to_b.tcp_flags, kTcpRst);
+  EXPECT_EQ(be32_to_host(load32(sent[0].data() + 38)), 1011U);  // the client's next seq
+  EXPECT_EQ(0, std::memcmp(sent[0].data(), testing::kBackendMac1.bytes.data(), 6));
+  const ParsedPacket to_c = parse(sent[1]);
+  EXPECT_EQ(to_c.tuple.to_string(), "tcp 192.0.2.26:8774 -> 192.0.2.100:" + std::to_string(port));
+  EXPECT_EQ(be32_to_host(load32(sent[1].data() + 38)), 777000U);  // the client's RCV.NXT
+  EXPECT_EQ(0, std::memcmp(sent[1].data(), testing::kClientMac.bytes.data(), 6));
+  EXPECT_EQ(worker_.flows().size(), flows_before - 2);
+  EXPECT_EQ(worker_.counters().flows_reset.load(), 1U);
+  EXPECT_EQ(worker_.backend_counters(c1).flows_closed.load(), 1U);
+}
+
+}  // namespace
+}  // namespace fulcrum
