@@ -31,11 +31,15 @@ using Local = asio::local::stream_protocol;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+std::string errno_text(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
 
 // fulcrumd runs notify scripts; they must not inherit the API's descriptors (a long-lived
 // child would keep the listening socket alive after fulcrumd stopped).
-void set_cloexec(int fd) { (void)::fcntl(fd, F_SETFD, FD_CLOEXEC); }
+void set_cloexec(int fd) {
+  (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
 
 std::string error_reply(std::string_view error) {
   return nlohmann::json{{"ok", false}, {"error", error}}.dump();
@@ -78,8 +82,8 @@ void remove_stale_socket(const std::string& path) {
   ::close(fd);
   if (err == ECONNREFUSED) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      throw std::runtime_error("api socket " + path + ": cannot remove the stale socket: " +
-                               errno_text(errno));
+      throw std::runtime_error("api socket " + path +
+                               ": cannot remove the stale socket: " + errno_text(errno));
     }
     FULCRUM_LOG(kNotice, "api: removed stale socket %s", path.c_str());
     return;
@@ -90,8 +94,8 @@ void remove_stale_socket(const std::string& path) {
                              ": another process is listening there (is fulcrumd already "
                              "running?)");
   }
-  throw std::runtime_error("api socket " + path + ": cannot probe the existing socket: " +
-                           errno_text(err));
+  throw std::runtime_error("api socket " + path +
+                           ": cannot probe the existing socket: " + errno_text(err));
 }
 
 }  // namespace
@@ -130,6 +134,7 @@ class ApiServer::Impl : public std::enable_shared_from_this<ApiServer::Impl> {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
   size_t served_ = 0;  // sessions that serve requests (rejected ones excluded)
   bool started_ = false;
+  bool listening_ = false;
   bool stopped_ = false;
   dev_t socket_dev_ = 0;
   ino_t socket_ino_ = 0;
@@ -185,10 +190,9 @@ class ApiServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_more() {
-    socket_.async_read_some(asio::buffer(chunk_),
-                            [self = shared_from_this()](const error_code& ec, size_t n) {
-                              self->on_read(ec, n);
-                            });
+    socket_.async_read_some(
+        asio::buffer(chunk_),
+        [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(const error_code& ec, size_t n) {
@@ -223,7 +227,7 @@ class ApiServer::Impl::Session : public std::enable_shared_from_this<Session> {
       std::string line = in_.substr(0, newline);
       in_.erase(0, newline + 1);
       scanned_ = 0;
-      if (!line.empty() && line.back() == '\r') line.pop_back();  // telnet / socat crlf
+      if (!line.empty() && line.back() == '\r') line.pop_back();         // telnet / socat crlf
       if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank: no reply
       if (owner_->stopped()) return;
       send(owner_->handle_line(line), /*close_after=*/false);
@@ -264,9 +268,9 @@ class ApiServer::Impl::Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   Clock::time_point deadline_{};
   std::array<char, 4096> chunk_{};
-  std::string in_;       // received and not yet handled
-  size_t scanned_ = 0;   // in_[0, scanned_) holds no newline
-  std::string out_;      // the reply being written
+  std::string in_;      // received and not yet handled
+  size_t scanned_ = 0;  // in_[0, scanned_) holds no newline
+  std::string out_;     // the reply being written
 };
 
 void ApiServer::Impl::start() {
@@ -305,6 +309,7 @@ void ApiServer::Impl::start() {
     (void)::unlink(path_.c_str());
     fail("listen", ec);
   }
+  listening_ = true;
   FULCRUM_LOG(kInfo, "api: listening on %s", path_.c_str());
   accept();
 }
@@ -334,8 +339,8 @@ void ApiServer::Impl::on_accept(const error_code& ec, Local::socket socket) {
   std::string rejection;
   if (rejected) {
     FULCRUM_LOG(kWarning, "api: %zu connections open, refusing another", served_);
-    rejection = error_reply("too many connections (limit " +
-                            std::to_string(limits_.max_connections) + ")");
+    rejection =
+        error_reply("too many connections (limit " + std::to_string(limits_.max_connections) + ")");
   } else {
     ++served_;
   }
@@ -377,7 +382,7 @@ std::string ApiServer::Impl::handle_line(std::string_view line) {
 }
 
 void ApiServer::Impl::stop() {
-  if (!started_ || stopped_) return;
+  if (!listening_ || stopped_) return;  // a failed start() cleaned up after itself
   stopped_ = true;
   error_code ignored;
   acceptor_.close(ignored);
@@ -402,11 +407,21 @@ ApiServer::ApiServer(asio::io_context& io, std::string socket_path, Handler hand
                      ApiServerLimits limits)
     : impl_(std::make_shared<Impl>(io, std::move(socket_path), std::move(handler), limits)) {}
 
-ApiServer::~ApiServer() { impl_->stop(); }
+ApiServer::~ApiServer() {
+  impl_->stop();
+}
 
-void ApiServer::start() { impl_->start(); }
-void ApiServer::stop() { impl_->stop(); }
-const std::string& ApiServer::socket_path() const { return impl_->path(); }
-size_t ApiServer::connections() const { return impl_->connections(); }
+void ApiServer::start() {
+  impl_->start();
+}
+void ApiServer::stop() {
+  impl_->stop();
+}
+const std::string& ApiServer::socket_path() const {
+  return impl_->path();
+}
+size_t ApiServer::connections() const {
+  return impl_->connections();
+}
 
 }  // namespace fulcrum

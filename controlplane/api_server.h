@@ -18,8 +18,8 @@
 namespace fulcrum {
 
 struct ApiServerLimits {
-  size_t max_request_bytes = 65536;  // one request line, without its newline
-  size_t max_connections = 64;       // further ones get an error reply and are closed
+  size_t max_request_bytes = 65536;               // one request line, without its newline
+  size_t max_connections = 64;                    // further ones get an error reply and are closed
   std::chrono::milliseconds idle_timeout{30000};  // no request or reply for this long: close
 };
 

@@ -45,7 +45,4 @@ std::string format_message(const nlohmann::json& reply);
 // Picks the one of the above that fits cmd.
 std::string format_reply(std::string_view cmd, const nlohmann::json& reply);
 
-// "192.0.2.10:8774", "[2001:db8::1]:80".
-std::string format_endpoint(std::string_view address, const nlohmann::json& port);
-
 }  // namespace fulcrum

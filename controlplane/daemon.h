@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Daemon: fulcrumd's running state. Starts the EAL, the port and its exception-path tap,
-// the workers, and runs the control loop on the main lcore: kernel <-> port frames of the
-// exception path, ARP resolution of next hops, gratuitous ARP, table publishing, SIGHUP
-// reloads, SIGUSR1 counter dumps, and a clean stop on SIGTERM/SIGINT.
+// Daemon: runs a Node (node.h) until SIGTERM/SIGINT; SIGHUP reloads, SIGUSR1 dumps counters.
 // Thread-safety: run_daemon() on the main thread; the request_*() functions from a signal
 // handler.
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "config.h"
@@ -29,5 +27,10 @@ void request_stop();
 void request_reload();
 // Logs every worker's counters and the drops by reason (SIGUSR1, like keepalived's dump).
 void request_counters_dump();
+
+// The flags those set, read by the node's loops.
+std::atomic<bool>& g_stop_requested();
+std::atomic<bool>& g_reload_requested();
+std::atomic<bool>& g_dump_requested();
 
 }  // namespace fulcrum

@@ -9,8 +9,8 @@
 #include <mysql.h>
 
 #include <algorithm>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <charconv>
@@ -38,11 +38,16 @@ bool iequals(std::string_view a, std::string_view b) {
 
 const char* local_state_name(int state) {
   switch (state) {
-    case 1: return "Joining";
-    case 2: return "Donor/Desynced";
-    case 3: return "Joined";
-    case 4: return "Synced";
-    default: return "unknown";
+    case 1:
+      return "Joining";
+    case 2:
+      return "Donor/Desynced";
+    case 3:
+      return "Joined";
+    case 4:
+      return "Synced";
+    default:
+      return "unknown";
   }
 }
 
@@ -146,7 +151,8 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
     events_ = 0;
     pending_ = 0;
     const my_socket fd = mysql_get_socket(mysql_);
-    if (fd != INVALID_SOCKET && (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE | MYSQL_WAIT_EXCEPT))) {
+    if (fd >= 0 &&
+        (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE | MYSQL_WAIT_EXCEPT))) {
       // Borrowed: libmariadb owns the descriptor, so it is released before every _cont().
       error_code ec;
       socket_.assign(fd, ec);
@@ -157,14 +163,18 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
             self->on_event(flag, wec);
           });
         };
-        if (status & MYSQL_WAIT_READ) wait(asio::posix::descriptor_base::wait_read, MYSQL_WAIT_READ);
-        if (status & MYSQL_WAIT_WRITE) wait(asio::posix::descriptor_base::wait_write, MYSQL_WAIT_WRITE);
-        if (status & MYSQL_WAIT_EXCEPT) wait(asio::posix::descriptor_base::wait_error, MYSQL_WAIT_EXCEPT);
+        if (status & MYSQL_WAIT_READ)
+          wait(asio::posix::descriptor_base::wait_read, MYSQL_WAIT_READ);
+        if (status & MYSQL_WAIT_WRITE)
+          wait(asio::posix::descriptor_base::wait_write, MYSQL_WAIT_WRITE);
+        if (status & MYSQL_WAIT_EXCEPT)
+          wait(asio::posix::descriptor_base::wait_error, MYSQL_WAIT_EXCEPT);
       }
     }
     Clock::time_point until = step_ == Step::kClose ? close_deadline_ : deadline_;
     if (status & MYSQL_WAIT_TIMEOUT) {
-      until = std::min(until, Clock::now() + std::chrono::milliseconds(mysql_get_timeout_value_ms(mysql_)));
+      until = std::min(
+          until, Clock::now() + std::chrono::milliseconds(mysql_get_timeout_value_ms(mysql_)));
     }
     if (cancelled_) until = Clock::now();  // cancelled before this wait: end it at once
     ++pending_;
@@ -198,11 +208,16 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
 
   int resume_call(int events) {
     switch (step_) {
-      case Step::kConnect: return mysql_real_connect_cont(&connect_ret_, mysql_, events);
-      case Step::kQuery: return mysql_real_query_cont(&query_ret_, mysql_, events);
-      case Step::kStore: return mysql_store_result_cont(&store_ret_, mysql_, events);
-      case Step::kClose: return mysql_close_cont(mysql_, events);
-      case Step::kDone: break;
+      case Step::kConnect:
+        return mysql_real_connect_cont(&connect_ret_, mysql_, events);
+      case Step::kQuery:
+        return mysql_real_query_cont(&query_ret_, mysql_, events);
+      case Step::kStore:
+        return mysql_store_result_cont(&store_ret_, mysql_, events);
+      case Step::kClose:
+        return mysql_close_cont(mysql_, events);
+      case Step::kDone:
+        break;
     }
     return 0;
   }
@@ -249,7 +264,8 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
         mysql_ = nullptr;  // mysql_close_cont() has freed it
         step_ = Step::kDone;
         return;
-      case Step::kDone: return;
+      case Step::kDone:
+        return;
     }
   }
 
@@ -264,7 +280,8 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
   }
 
   void next_query() {
-    if (galera_ && !judged_ && (query_ == queries_.size() || queries_[query_].kind == Query::kCustom)) {
+    if (galera_ && !judged_ &&
+        (query_ == queries_.size() || queries_[query_].kind == Query::kCustom)) {
       judged_ = true;
       CheckResult verdict = judge_galera(vars_, config_.allow_donor);
       if (!verdict.ok) return fail(std::move(verdict.reason));
@@ -293,7 +310,8 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
       ok = false;
       reason = "timeout after " + detail::format_ms(config_.timeout) + " (" + phase_ + ")";
     }
-    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_);
+    const auto latency =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_);
     CheckCallback done = std::move(done_);
     done_ = nullptr;
     if (done) done(CheckResult{ok, std::move(reason), latency});
@@ -304,7 +322,8 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
   void close() {
     step_ = Step::kClose;
     phase_ = "close";
-    close_deadline_ = Clock::now() + std::min<std::chrono::milliseconds>(config_.timeout, kCloseGrace);
+    close_deadline_ =
+        Clock::now() + std::min<std::chrono::milliseconds>(config_.timeout, kCloseGrace);
     advance(mysql_close_start(mysql_));
   }
 
@@ -347,9 +366,8 @@ class SqlCheck final : public CheckOperation, public std::enable_shared_from_thi
 
 namespace detail {
 
-CheckHandle start_sql_check(const asio::any_io_executor& ex, const std::string& host,
-                            uint16_t port, const CheckConfig& config, bool galera,
-                            CheckCallback done) {
+CheckHandle start_sql_check(const asio::any_io_executor& ex, const std::string& host, uint16_t port,
+                            const CheckConfig& config, bool galera, CheckCallback done) {
   auto check = std::make_shared<SqlCheck>(ex, host, port, config, galera, std::move(done));
   check->start();
   return check;
@@ -368,7 +386,8 @@ CheckResult judge_galera(const std::map<std::string, std::string>& vars, bool al
   };
 
   const std::string* on = get("wsrep_on");
-  if (on != nullptr && !iequals(*on, "ON")) return fail("not a Galera node: " + show("wsrep_on", *on));
+  if (on != nullptr && !iequals(*on, "ON"))
+    return fail("not a Galera node: " + show("wsrep_on", *on));
   const std::string* ready = get("wsrep_ready");
   if (ready == nullptr) return fail("not a Galera node: wsrep_ready missing");
 

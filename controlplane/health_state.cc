@@ -7,9 +7,12 @@ namespace fulcrum {
 
 const char* to_string(Health h) {
   switch (h) {
-    case Health::kUnknown: return "UNKNOWN";
-    case Health::kUp: return "UP";
-    case Health::kDown: return "DOWN";
+    case Health::kUnknown:
+      return "UNKNOWN";
+    case Health::kUp:
+      return "UP";
+    case Health::kDown:
+      return "DOWN";
   }
   return "?";
 }
@@ -31,7 +34,9 @@ bool HealthTracker::record(const CheckResult& result, Clock::time_point now) {
 
   Health next = state_;
   switch (state_) {
-    case Health::kUnknown: next = result.ok ? Health::kUp : Health::kDown; break;
+    case Health::kUnknown:
+      next = result.ok ? Health::kUp : Health::kDown;
+      break;
     case Health::kUp:
       if (failures_ >= fall_) next = Health::kDown;
       break;

@@ -32,7 +32,9 @@ constexpr std::string_view kIndex =
     "<!DOCTYPE html>\n<html><head><title>fulcrum</title></head><body>\n"
     "<h1>fulcrum</h1>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body></html>\n";
 
-void set_cloexec(int fd) { (void)::fcntl(fd, F_SETFD, FD_CLOEXEC); }
+void set_cloexec(int fd) {
+  (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
 
 std::string host_port(const std::string& host, uint16_t port) {
   const bool v6 = host.find(':') != std::string::npos;
@@ -76,6 +78,7 @@ class MetricsServer::Impl : public std::enable_shared_from_this<MetricsServer::I
   asio::steady_timer retry_timer_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
   bool started_ = false;
+  bool listening_ = false;
   bool stopped_ = false;
 };
 
@@ -103,10 +106,9 @@ class MetricsServer::Impl::Session : public std::enable_shared_from_this<Session
     parser_.emplace();
     parser_->body_limit(owner_->limits().max_body_bytes);
     stream_.expires_after(owner_->limits().request_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](const error_code& ec, size_t) {
-                       self->on_read(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](const error_code& ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(const error_code& ec) {
@@ -150,7 +152,7 @@ http::response<http::string_body> MetricsServer::Impl::respond(
   response.set(http::field::server, "fulcrum");
   const auto reply = [&](http::status status, std::string_view type, std::string body) {
     response.result(status);
-    response.set(http::field::content_type, type);
+    response.set(http::field::content_type, beast::string_view(type.data(), type.size()));
     response.body() = std::move(body);
   };
   const auto target = request.target();
@@ -203,8 +205,8 @@ void MetricsServer::Impl::start() {
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail(ec);
   port_ = acceptor_.local_endpoint(ec).port();
-  FULCRUM_LOG(kInfo, "metrics: listening on http://%s/metrics",
-              host_port(host_, port_).c_str());
+  listening_ = true;
+  FULCRUM_LOG(kInfo, "metrics: listening on http://%s/metrics", host_port(host_, port_).c_str());
   accept();
 }
 
@@ -240,7 +242,7 @@ void MetricsServer::Impl::on_accept(const error_code& ec, Tcp::socket socket) {
 }
 
 void MetricsServer::Impl::stop() {
-  if (!started_ || stopped_) return;
+  if (!listening_ || stopped_) return;  // a failed start() cleaned up after itself
   stopped_ = true;
   error_code ignored;
   acceptor_.close(ignored);
@@ -256,11 +258,21 @@ MetricsServer::MetricsServer(asio::io_context& io, std::string host, uint16_t po
                              Provider provider, MetricsServerLimits limits)
     : impl_(std::make_shared<Impl>(io, std::move(host), port, std::move(provider), limits)) {}
 
-MetricsServer::~MetricsServer() { impl_->stop(); }
+MetricsServer::~MetricsServer() {
+  impl_->stop();
+}
 
-void MetricsServer::start() { impl_->start(); }
-void MetricsServer::stop() { impl_->stop(); }
-uint16_t MetricsServer::port() const { return impl_->port(); }
-size_t MetricsServer::connections() const { return impl_->connections(); }
+void MetricsServer::start() {
+  impl_->start();
+}
+void MetricsServer::stop() {
+  impl_->stop();
+}
+uint16_t MetricsServer::port() const {
+  return impl_->port();
+}
+size_t MetricsServer::connections() const {
+  return impl_->connections();
+}
 
 }  // namespace fulcrum

@@ -17,7 +17,7 @@
 namespace fulcrum {
 
 struct MetricsServerLimits {
-  size_t max_connections = 64;  // further ones are closed at once
+  size_t max_connections = 64;                       // further ones are closed at once
   std::chrono::milliseconds request_timeout{10000};  // to read a request, or to write a reply
   size_t max_body_bytes = 16384;  // a request body (GET has none); headers: Beast's 8 KiB
 };

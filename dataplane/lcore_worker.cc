@@ -6,6 +6,7 @@
 #include <rte_prefetch.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 namespace fulcrum {
@@ -86,10 +87,46 @@ void LcoreWorker::handle(rte_mbuf** mbufs, uint16_t n, uint32_t now_ms) {
   }
 }
 
+void LcoreWorker::run_command(void* command) {
+  const auto word = reinterpret_cast<uintptr_t>(command);
+  const auto type = static_cast<WorkerCommand>(word >> 32);
+  const auto arg = static_cast<uint32_t>(word & 0xffffffffU);
+  const Snapshot* snap = tables_.current();
+  if (type != WorkerCommand::kResetBackendFlows || snap == nullptr || config_.pool == nullptr) {
+    return;
+  }
+  rte_mbuf* out[kBurst];
+  uint16_t n = 0;
+  auto flush = [&] {
+    const uint16_t sent = rte_eth_tx_burst(config_.port_id, config_.queue, out, n);
+    stats_.resets_sent.add(sent);
+    for (uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(out[i]);
+    n = 0;
+  };
+  rte_mbuf* pending = nullptr;
+  worker_.reset_backend_flows(
+      *snap, static_cast<uint16_t>(arg),
+      [&]() -> uint8_t* {
+        pending = rte_pktmbuf_alloc(config_.pool);
+        if (pending == nullptr) return nullptr;
+        // 60 bytes: the Ethernet minimum; what follows the 54-byte RST is zero padding.
+        auto* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(pending, 60));
+        std::memset(data, 0, 60);
+        return data;
+      },
+      [&](uint8_t*, uint16_t) {
+        out[n++] = pending;
+        pending = nullptr;
+        if (n == kBurst) flush();
+      });
+  if (n > 0) flush();
+}
+
 void LcoreWorker::run() {
   RcuReader rcu;
   const uint64_t tsc_per_ms = rte_get_tsc_hz() / 1000;
   rte_ring* own_handoff = rings_.handoff.at(config_.queue);
+  rte_ring* commands = rings_.commands.at(config_.queue);
   rte_mbuf* mbufs[kBurst];
   uint32_t idle_loops = 0;
   uint32_t sleep_us = 1;
@@ -117,6 +154,11 @@ void LcoreWorker::run() {
         for (unsigned i = sent; i < k; ++i) rte_pktmbuf_free(mbufs[i]);
       }
       moved += k;
+    }
+
+    if (!rte_ring_empty(commands)) {
+      void* command;
+      while (rte_ring_sc_dequeue(commands, &command) == 0) run_command(command);
     }
 
     RcuReader::quiescent();

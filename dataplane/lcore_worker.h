@@ -23,9 +23,18 @@ namespace fulcrum {
 
 struct WorkerRings {
   rte_ring* to_kernel = nullptr;      // workers -> control thread (multi-producer)
-  rte_ring* to_port = nullptr;        // control thread -> worker 0 (single producer)
+  rte_ring* to_port = nullptr;        // control plane -> worker 0 (multi-producer)
   std::vector<rte_ring*> handoff;     // per worker: other workers -> this one
+  std::vector<rte_ring*> commands;    // per worker: control plane -> this one
 };
+
+// Commands the control plane sends a worker through its ring, as one pointer-sized word.
+enum class WorkerCommand : uint32_t {
+  kResetBackendFlows = 1,  // arg: the backend's stat_id (on_down = "reset")
+};
+inline void* encode_command(WorkerCommand c, uint32_t arg) {
+  return reinterpret_cast<void*>((static_cast<uintptr_t>(c) << 32) | arg);
+}
 
 struct alignas(64) LoopStats {
   Counter loops;
@@ -33,6 +42,7 @@ struct alignas(64) LoopStats {
   Counter sleeps;
   Counter tx_packets;
   Counter from_kernel;  // frames the kernel sent out through this worker
+  Counter resets_sent;  // RSTs made for on_down = "reset"
 };
 
 struct LcoreWorkerConfig {
@@ -40,6 +50,7 @@ struct LcoreWorkerConfig {
   uint16_t queue = 0;
   bool adaptive = true;
   bool sends_kernel_frames = false;  // worker 0: drains WorkerRings::to_port
+  rte_mempool* pool = nullptr;       // for frames the worker makes itself (resets)
 };
 
 class LcoreWorker {
@@ -55,6 +66,7 @@ class LcoreWorker {
  private:
   void run();
   void handle(rte_mbuf** mbufs, uint16_t n, uint32_t now_ms);
+  void run_command(void* command);
 
   LcoreWorkerConfig config_;
   Worker& worker_;

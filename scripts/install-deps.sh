@@ -10,7 +10,7 @@ packages=(
   build-essential pkg-config meson ninja-build
   # libraries
   libdpdk-dev dpdk-dev liburcu-dev libboost-program-options-dev libxxhash-dev
-  libtomlplusplus-dev nlohmann-json3-dev libpcap-dev
+  libtomlplusplus-dev nlohmann-json3-dev libpcap-dev libboost-dev libmariadb-dev
   # DPDK poll-mode drivers are plugins in Debian: install the ones we use
   librte-net-af-xdp23 librte-net-af-packet23 librte-net-tap23 librte-net-memif23
   librte-net-ring23 librte-net-null23 librte-net-pcap23
