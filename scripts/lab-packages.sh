@@ -18,6 +18,9 @@ packages=(
   mariadb-client  # mariadb (client) for readiness checks and tests
   curl            # HTTP client in fl-client
   python3         # scripts/lab-http-server.py
+  galera-4        # lab.sh up --galera: libgalera_smm.so (wsrep provider)
+  rsync           # lab.sh up --galera: rsync SST (wsrep_sst_rsync; uses ss from iproute2)
+  nftables        # lab.sh partition / heal: nft in a controller's namespace
 )
 
 usage() {
@@ -76,7 +79,7 @@ main() {
     exit 1
   fi
   local b
-  for b in mariadbd mariadb-install-db mariadb; do
+  for b in mariadbd mariadb-install-db mariadb rsync nft; do
     command -v "$b" >/dev/null || { echo "lab-packages: $b not found after install" >&2; exit 1; }
   done
   echo "lab-packages: installed; all ${#packages[@]} packages present"

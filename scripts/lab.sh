@@ -22,6 +22,12 @@
 # by recorded PID (checked against their start time, so a reused PID is never
 # hit) and by the PIDs still inside the lab's namespaces; namespaces are
 # deleted (which deletes their veths and the bridge); the temp dir goes last.
+#
+# Galera mode (`up --galera`): the three MariaDB servers form one Galera
+# cluster (galera-4, rsync SST) instead of being standalone; `partition` /
+# `heal` cut a controller off from the other two's group communication with
+# nftables in its own namespace, `galera-stop` / `galera-start` stop and
+# restart one node's mariadbd, `galera-wait` waits for nodes to be Synced.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,6 +55,29 @@ declare -rA NODE_IP=([client]=192.0.2.100 [c0]=192.0.2.10 [c1]=192.0.2.11
   [c2]=192.0.2.12 [lb0]=192.0.2.2 [lb1]=192.0.2.3)
 declare -rA SERVER_ID=([c0]=10 [c1]=11 [c2]=12)
 
+# Galera mode. Ports: group communication (gcomm, TCP and UDP), IST, SST.
+readonly GALERA_PROVIDER=/usr/lib/galera/libgalera_smm.so
+readonly GALERA_GCOMM_PORT=4567
+readonly GALERA_IST_PORT=4568
+readonly GALERA_SST_PORT=4444
+readonly GALERA_CLUSTER_NAME=fulcrum-lab
+readonly GALERA_NFT_TABLE=fulcrum_lab   # `partition`: table inet fulcrum_lab
+# Failure detection, lowered from Galera's defaults (suspect 5 s, inactive
+# 15 s, install 7.5 s) so that a partitioned node leaves the Primary
+# component in about 3-4 s. Kept consistent with each other:
+#   inactive_check_period (0.5 s, default) and keepalive_period (1 s,
+#   default) well below suspect_timeout (3 s: three keepalives per window),
+#   suspect_timeout <= inactive_timeout (5 s), install_timeout (5 s) <=
+#   inactive_timeout (Galera's own default is inactive_timeout / 2; 5 s
+#   leaves a slow 2-vCPU machine room to finish a membership round).
+# gcache.size: the ring buffer file is preallocated in each datadir; 16 MB
+# is plenty for the lab and keeps IST possible after short outages.
+readonly GALERA_EVS_OPTIONS="evs.keepalive_period=PT1S;evs.inactive_check_period=PT0.5S;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT5S;evs.install_timeout=PT5S"
+readonly GALERA_GCACHE_OPTIONS="gcache.size=16M"
+readonly GALERA_FORM_TIMEOUT_S=90    # `up --galera`: joiners Synced (rsync SST, 4-6 s each)
+readonly GALERA_WAIT_TIMEOUT_S=60    # `galera-wait` / `galera-start` default
+readonly GALERA_STOP_TIMEOUT_S=30    # `galera-stop`: mariadbd exits after SIGTERM
+
 # Bounds for every wait (polls of 0.05-0.1 s).
 readonly READY_TIMEOUT_S=25     # servers up and answering
 readonly TERM_TIMEOUT_S=5       # processes exit after SIGTERM (mariadbd: ~1-3 s)
@@ -56,15 +85,21 @@ readonly KILL_TIMEOUT_S=3       # processes gone after SIGKILL
 
 STEP=init          # what `up` is doing, for the failure message
 UP_ACTIVE=0        # 1 while `up` owns a half-built lab that must be torn down
+LAB_GALERA=0       # 1: `up --galera` (recorded in the state dir as galera=on)
 
 usage() {
   cat <<EOF
 Usage: $0 COMMAND [ARGS]
 
-  up [fnat|dsr] [--force]  build the lab (default fnat: controllers plain;
+  up [fnat|dsr] [--force] [--galera]
+                           build the lab (default fnat: controllers plain;
                            dsr: VIP $VIP on each controller's lo with
                            arp_ignore=1 / arp_announce=2). Fails with exit 1
                            if a lab exists, unless --force (then: down first).
+                           --galera: the three MariaDB servers form one
+                           Galera cluster (c0 bootstraps, c1 and c2 join by
+                           rsync SST); up returns once all three are Synced,
+                           Primary, ready, cluster size 3
   down                     remove everything the lab made; safe to repeat
   status                   namespaces, addresses, server PIDs and readiness
                            (checked inside each controller's namespace);
@@ -82,10 +117,35 @@ Usage: $0 COMMAND [ARGS]
                            queries to VIP:$MYSQL_PORT naming the controller
                            that answered each, then down
 
+Galera mode only (after \`up --galera\`; NODE: ${CONTROLLERS[*]}):
+  galera-status            each node's wsrep state (cluster size, status,
+                           local state, ready) and whether it is partitioned
+  galera-wait [--timeout S] [--size N] [NODE...]
+                           wait (default ${GALERA_WAIT_TIMEOUT_S}s) until the nodes (default
+                           all) are Synced, Primary and ready (and see a
+                           cluster of N nodes, if --size); prints each
+                           node's state; exit 1 on timeout
+  partition NODE           cut NODE off from the other two controllers'
+                           group communication: nftables table inet
+                           $GALERA_NFT_TABLE in NODE's namespace drops TCP/UDP
+                           $GALERA_GCOMM_PORT, $GALERA_IST_PORT, $GALERA_SST_PORT to and from their addresses
+                           (3306 stays open). NODE turns non-Primary in ~3-4 s
+  heal NODE                delete that table; NODE rejoins (see galera-wait)
+  galera-stop NODE         SIGTERM NODE's mariadbd, wait until it exits
+  galera-start NODE [--no-wait] [--timeout S]
+                           start NODE's mariadbd again, joining the cluster
+                           (never bootstrapping); waits until it is Synced
+  \`status\` also shows each node's wsrep state. Galera nodes run as user
+  mysql (an rsync SST daemon started by root cannot write the datadir), so
+  the directories above TMPDIR must be traversable by it.
+
 Controllers answer HTTP GET on :$HTTP_PORT with their name ("c0\n");
 GET /bytes/N streams N bytes (byte i = i % 251). MariaDB on :$MYSQL_PORT:
 user $DB_USER / password $DB_PASSWORD, \`select name from lab.whoami\` gives
-the controller's name, @@server_id is 10/11/12.
+the controller's name, @@server_id is 10/11/12. In Galera mode lab.whoami
+is a view over lab.node_name(), which returns @@wsrep_node_name (c0/c1/c2:
+the view replicates but is evaluated on each node); \`select
+@@wsrep_node_name\` answers even on a non-Primary node (it reads no table).
 
 Environment:
   FULCRUM_BIN          fulcrumd to run (default: build/fulcrumd of this tree)
@@ -300,7 +360,7 @@ teardown() {
   # 4. State dir: only the files we write, then the dir itself (never rm -rf
   #    a path that came from the environment).
   if [ -d "$STATE_DIR" ]; then
-    for f in pids tmpdir mode driver-lb0 driver-lb1; do rm -f -- "${STATE_DIR:?}/$f"; done
+    for f in pids pids.new tmpdir mode galera driver-lb0 driver-lb1; do rm -f -- "${STATE_DIR:?}/$f"; done
     rmdir -- "$STATE_DIR" 2>/dev/null || {
       log "warning: state dir $STATE_DIR not empty, left in place"
       rc=1
@@ -468,6 +528,10 @@ innodb-buffer-pool-load-at-startup = 0
 [client]
 socket = $dir/mysqld.sock
 EOF
+  if [ "$LAB_GALERA" = 1 ]; then
+    write_galera_config "$node" "$dir"
+    return 0
+  fi
   # Run at every start, after the grant tables are loaded (bootstrap runs
   # without them, so install-db's --extra-file cannot create users), and
   # before the server listens: once the port answers, the user exists.
@@ -478,6 +542,62 @@ CREATE DATABASE IF NOT EXISTS lab;
 CREATE TABLE IF NOT EXISTS lab.whoami (name VARCHAR(16) NOT NULL PRIMARY KEY);
 DELETE FROM lab.whoami;
 INSERT INTO lab.whoami VALUES ('$node');
+EOF
+}
+
+# Galera mode: the wsrep settings go into the same [mariadbd] group.
+# mariadb-install-db runs with them too (its bootstrap mariadbd does not
+# load the provider). The init file runs only at c0's bootstrap start: the
+# joiners receive c0's datadir by SST, the user and the view included, and
+# a restarted node (galera-start) already has them.
+write_galera_config() {
+  local node=$1 dir=$2 ip=${NODE_IP[$1]} n addrs="" base
+  for n in "${CONTROLLERS[@]}"; do addrs+="${addrs:+,}${NODE_IP[$n]}"; done
+  # Everything before [client], then the Galera settings, then [client].
+  base=$(sed -e '/^\[client\]/,$d' -e 's/^user = root$/user = mysql/' "$dir/my.cnf")
+  cat >"$dir/my.cnf" <<EOF
+$base
+# Galera (lab.sh up --galera)
+wsrep-on = ON
+wsrep-provider = $GALERA_PROVIDER
+wsrep-cluster-name = $GALERA_CLUSTER_NAME
+wsrep-cluster-address = gcomm://$addrs
+wsrep-node-address = $ip
+wsrep-node-name = $node
+wsrep-sst-method = rsync
+wsrep-sst-receive-address = $ip:$GALERA_SST_PORT
+wsrep-provider-options = "gmcast.listen_addr=tcp://$ip:$GALERA_GCOMM_PORT;ist.recv_addr=$ip:$GALERA_IST_PORT;$GALERA_EVS_OPTIONS;$GALERA_GCACHE_OPTIONS"
+binlog-format = ROW
+default-storage-engine = InnoDB
+innodb-autoinc-lock-mode = 2
+
+[client]
+socket = $dir/mysqld.sock
+EOF
+  # rsync SST: the joiner's wsrep_sst_rsync starts `rsync --daemon` with a
+  # config that names no uid, and an rsync daemon started by root switches
+  # to "nobody" for its modules, which cannot write the datadir ("mkdir ...
+  # Permission denied", SST fails with 255). mariadbd prepends its own bin
+  # dir to the SST script's PATH, so no wrapper can step in. Galera nodes
+  # therefore run as the mysql user (as a packaged server does): the node's
+  # dir belongs to mysql and the temp dir may be traversed (not listed).
+  chown -R mysql:mysql "$dir"
+  chmod 0711 "$(dirname -- "$dir")"
+  if ! runuser -u mysql -- test -w "$dir/data"; then
+    die "user mysql cannot reach $dir/data (is every directory above it traversable? set TMPDIR)"
+  fi
+  # lab.whoami: a view, not a table. A table's rows would replicate to
+  # every node; the view's definition replicates too, but it is evaluated
+  # on the node that runs the query. A view may not name a variable (error
+  # 1351), so it calls a function that returns @@wsrep_node_name.
+  cat >"$dir/init.sql" <<EOF
+CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%';
+CREATE DATABASE IF NOT EXISTS lab;
+CREATE OR REPLACE DEFINER = '$DB_USER'@'%' FUNCTION lab.node_name() RETURNS VARCHAR(64)
+  NOT DETERMINISTIC NO SQL SQL SECURITY INVOKER RETURN @@wsrep_node_name;
+CREATE OR REPLACE DEFINER = '$DB_USER'@'%' SQL SECURITY INVOKER VIEW lab.whoami AS
+  SELECT lab.node_name() AS name;
 EOF
 }
 
@@ -515,8 +635,14 @@ start_servers() {
   for node in "${CONTROLLERS[@]}"; do
     ns=$(ns_of "$node")
     dir="$tmpdir/$node"
-    start_detached "$ns" "$node-mariadbd" "$dir/mysqld.out" \
-      mariadbd --defaults-file="$dir/my.cnf" --init-file="$dir/init.sql" >/dev/null
+    if [ "$LAB_GALERA" != 1 ]; then
+      start_detached "$ns" "$node-mariadbd" "$dir/mysqld.out" \
+        mariadbd --defaults-file="$dir/my.cnf" --init-file="$dir/init.sql" >/dev/null
+    elif [ "$node" = "${CONTROLLERS[0]}" ]; then
+      # Galera: the first controller bootstraps the cluster here; the
+      # others join once it answers (galera_join_others).
+      start_galera_mariadbd "$node" bootstrap >/dev/null
+    fi
     # Raise the fd limit for the HTTP server: one per open connection.
     (
       ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -543,10 +669,14 @@ mysql_ready() {
 }
 
 # Polls every server until it answers from its own namespace; fails fast if
-# a server process has died.
+# a server process has died. Arguments: the controllers whose MariaDB to
+# wait for (default: all; HTTP is always waited for on all).
 wait_ready() {
   local -A ready=()
-  local deadline node kind pid logf tmpdir want=$((2 * ${#CONTROLLERS[@]}))
+  local -a mysql_nodes=("$@")
+  local deadline node kind pid logf tmpdir want
+  [ $# -gt 0 ] || mysql_nodes=("${CONTROLLERS[@]}")
+  want=$((${#CONTROLLERS[@]} + ${#mysql_nodes[@]}))
   tmpdir=$(state_get tmpdir)
   deadline=$((SECONDS + READY_TIMEOUT_S))
   while [ ${#ready[@]} -lt "$want" ]; do
@@ -555,6 +685,7 @@ wait_ready() {
     for node in "${CONTROLLERS[@]}"; do
       for kind in http mysql; do
         [ -z "${ready[$node-$kind]:-}" ] || continue
+        if [ "$kind" = mysql ] && [[ " ${mysql_nodes[*]} " != *" $node "* ]]; then continue; fi
         if "${kind}_ready" "$node"; then
           ready[$node-$kind]=1
           continue
@@ -633,11 +764,13 @@ cmd_up() {
     case "$arg" in
       fnat|dsr) mode=$arg ;;
       --force) force=1 ;;
+      --galera) LAB_GALERA=1 ;;
       *) usage >&2; exit 2 ;;
     esac
   done
   started=$(date +%s%N)
   preflight
+  if [ "$LAB_GALERA" = 1 ]; then galera_preflight; fi
 
   if lab_exists; then
     if [ "$force" = 1 ]; then
@@ -666,6 +799,7 @@ cmd_up() {
   tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/fulcrum-lab.XXXXXX")
   state_set tmpdir "$tmpdir"
   state_set mode "$mode"
+  if [ "$LAB_GALERA" = 1 ]; then state_set galera on; fi
   # The MariaDB socket path must fit in sun_path (108 bytes).
   [ ${#tmpdir} -le 80 ] || die "temp dir path too long for a unix socket: $tmpdir"
   maybe_fail temp-dir
@@ -692,7 +826,14 @@ cmd_up() {
   maybe_fail start-servers
 
   STEP='wait-ready'
-  wait_ready
+  if [ "$LAB_GALERA" = 1 ]; then
+    wait_ready "${CONTROLLERS[0]}"
+    STEP='galera-join'
+    galera_join_others
+    maybe_fail galera-join
+  else
+    wait_ready
+  fi
   check_pid_files
   maybe_fail wait-ready
 
@@ -702,6 +843,7 @@ cmd_up() {
 
   UP_ACTIVE=0
   trap - EXIT INT TERM HUP
+  if [ "$LAB_GALERA" = 1 ]; then mode+=", galera"; fi
   log "up ($mode) in $(( ($(date +%s%N) - started) / 1000000 )) ms; state $STATE_DIR, temp $tmpdir"
 }
 
@@ -730,6 +872,7 @@ cmd_status() {
   fi
   tmpdir=$(state_get tmpdir)
   mode=$(state_get mode)
+  if galera_on; then mode="${mode:-?}, galera"; fi
   echo "lab: mode ${mode:-?}, state $STATE_DIR, temp ${tmpdir:-?}"
 
   echo "namespaces:"
@@ -769,6 +912,15 @@ cmd_status() {
     printf '  %-3s http %s:%s %-5s  mysql %s:%s %s\n' "$node" \
       "${NODE_IP[$node]}" "$HTTP_PORT" "$h" "${NODE_IP[$node]}" "$MYSQL_PORT" "$m"
   done
+
+  if galera_on; then
+    echo "galera (wsrep state, asked inside each controller's namespace):"
+    for node in "${CONTROLLERS[@]}"; do
+      if ! ns_exists "$(ns_of "$node")"; then continue; fi
+      galera_check "$node" || rc=1
+      printf '%s\n' "$G_LINE"
+    done
+  fi
   return $rc
 }
 
@@ -783,6 +935,301 @@ cmd_exec() {
   esac
   ns_exists "$(ns_of "$node")" || die "namespace $(ns_of "$node") does not exist (lab down?)"
   exec ip netns exec "$(ns_of "$node")" "$@"
+}
+
+# ---------------------------------------------------------------- galera
+
+galera_preflight() {
+  local t missing=()
+  for t in nft wsrep_sst_rsync timeout; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  [ -x /usr/bin/rsync ] || missing+=("/usr/bin/rsync (rsync)")
+  [ -f "$GALERA_PROVIDER" ] || missing+=("$GALERA_PROVIDER (galera-4)")
+  id mysql >/dev/null 2>&1 || missing+=("user mysql (mariadb-server)")
+  [ ${#missing[@]} -eq 0 ] ||
+    die "missing for --galera: ${missing[*]} (run scripts/lab-packages.sh)"
+}
+
+galera_on() { [ "$(state_get galera)" = on ]; }
+
+require_galera_lab() {
+  require_lab
+  galera_on || die "the lab is not in Galera mode (it was not brought up with --galera)"
+}
+
+controller_node() {
+  local node=${1#"$NS_PREFIX"}
+  if [ -n "$node" ] && [[ " ${CONTROLLERS[*]} " == *" $node "* ]]; then
+    printf '%s' "$node"
+  else
+    die "not a controller: '$1' (${CONTROLLERS[*]})"
+  fi
+}
+
+# Starts NODE's mariadbd in Galera mode: `bootstrap` forms a new cluster
+# (and runs the init file), `join` joins the running one (SST or IST from a
+# donor). Prints the PID.
+start_galera_mariadbd() {
+  local node=$1 how=$2 dir
+  dir="$(state_get tmpdir)/$node"
+  local -a args=(mariadbd --defaults-file="$dir/my.cnf")
+  if [ "$how" = bootstrap ]; then
+    args+=(--wsrep-new-cluster --init-file="$dir/init.sql")
+  fi
+  start_detached "$(ns_of "$node")" "$node-mariadbd" "$dir/mysqld.out" "${args[@]}"
+}
+
+# Drops the records of LABEL whose process has gone, so that `status` does
+# not list a stopped and restarted mariadbd as GONE.
+prune_dead_records() {
+  local want=$1 pid start label now
+  [ -f "$STATE_DIR/pids" ] || return 0
+  while read -r pid start label; do
+    if [ "$label" = "$want" ]; then
+      now=$(proc_starttime "$pid" 2>/dev/null) || now=""
+      if [ "$now" != "$start" ] || ! proc_alive "$pid"; then continue; fi
+    fi
+    printf '%s %s %s\n' "$pid" "$start" "$label"
+  done <"$STATE_DIR/pids" >"$STATE_DIR/pids.new"
+  mv -f -- "$STATE_DIR/pids.new" "$STATE_DIR/pids"
+}
+
+# One node's wsrep state, asked over TCP inside its own namespace as the
+# lab user (3306 stays reachable on a partitioned node), printed as
+# "SIZE STATUS STATE READY COMMENT" (the comment may hold spaces, so last).
+# Fails when the server does not answer. Bounded: 2 s to connect, 4 s in all.
+galera_state() {
+  local node=$1 out
+  out=$(ip netns exec "$(ns_of "$node")" timeout 4 mariadb --no-defaults --connect-timeout=2 \
+    -h "${NODE_IP[$node]}" -P "$MYSQL_PORT" -u "$DB_USER" -p"$DB_PASSWORD" -N -B -e \
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', 'wsrep_cluster_status', 'wsrep_local_state', 'wsrep_local_state_comment', 'wsrep_ready')" \
+    </dev/null 2>/dev/null) || return 1
+  awk -F'\t' '{ v[tolower($1)] = $2 }
+    END {
+      if (!("wsrep_cluster_status" in v)) exit 1
+      printf "%s %s %s %s %s\n", v["wsrep_cluster_size"], v["wsrep_cluster_status"],
+        v["wsrep_local_state"], v["wsrep_ready"], v["wsrep_local_state_comment"]
+    }' <<<"$out"
+}
+
+node_partitioned() {
+  ip netns exec "$(ns_of "$1")" nft list table inet "$GALERA_NFT_TABLE" >/dev/null 2>&1
+}
+
+# Asks NODE once. Sets G_LINE (a readable line) and returns 0 when NODE is
+# Synced (local state 4), Primary and ready (and, if WANT_SIZE is given,
+# sees a cluster of that size).
+G_LINE=""
+galera_check() {
+  local node=$1 want_size=${2:-} st size status state ready comment extra=""
+  if node_partitioned "$node"; then extra="  [partitioned]"; fi
+  if ! st=$(galera_state "$node"); then
+    if [ -z "$(pid_for_label "$node-mariadbd")" ]; then
+      G_LINE=$(printf '  %-3s mariadbd not running%s' "$node" "$extra")
+    else
+      G_LINE=$(printf '  %-3s not answering on %s:%s%s' "$node" "${NODE_IP[$node]}" "$MYSQL_PORT" "$extra")
+    fi
+    return 1
+  fi
+  read -r size status state ready comment <<<"$st"
+  G_LINE=$(printf '  %-3s size %-2s status %-12s state %s (%s)  ready %s%s' \
+    "$node" "$size" "$status" "$state" "$comment" "$ready" "$extra")
+  [ "$state" = 4 ] && [ "$status" = Primary ] && [ "$ready" = ON ] &&
+    { [ -z "$want_size" ] || [ "$size" = "$want_size" ]; }
+}
+
+# Waits (at most TIMEOUT_S) until every NODE passes galera_check; prints
+# each node's last state and the time taken on stdout. Fails at once when a
+# node's mariadbd is not running (an SST that failed, or a stopped node).
+galera_wait() {
+  local timeout_s=$1 want_size=$2 node started deadline i dead
+  shift 2
+  local -a nodes=("$@") pending=()
+  local -A lines=()
+  started=$(date +%s%N)
+  deadline=$((SECONDS + timeout_s))
+  # Bounded by time and, as a backstop, by count (each round sleeps 0.2 s).
+  for ((i = 0; i <= timeout_s * 5 + 5; i++)); do
+    pending=() dead=""
+    for node in "${nodes[@]}"; do
+      if galera_check "$node" "$want_size"; then
+        lines[$node]=$G_LINE
+      else
+        lines[$node]=$G_LINE
+        pending+=("$node")
+        if [ -z "$(pid_for_label "$node-mariadbd")" ]; then dead+=" $node"; fi
+      fi
+    done
+    if [ ${#pending[@]} -eq 0 ] || [ -n "$dead" ] || [ "$SECONDS" -ge "$deadline" ]; then
+      break
+    fi
+    sleep 0.2
+  done
+  for node in "${nodes[@]}"; do printf '%s\n' "${lines[$node]}"; done
+  if [ ${#pending[@]} -eq 0 ]; then
+    printf 'galera: %s Synced, Primary%s after %d ms\n' "${nodes[*]}" \
+      "${want_size:+, cluster size $want_size}" $(( ($(date +%s%N) - started) / 1000000 ))
+    return 0
+  fi
+  if [ -n "$dead" ]; then
+    printf 'galera: mariadbd not running on%s\n' "$dead"
+  else
+    printf 'galera: not Synced/Primary%s after %ss: %s\n' \
+      "${want_size:+/size $want_size}" "$timeout_s" "${pending[*]}"
+  fi
+  return 1
+}
+
+# `up --galera`: c0 answers (bootstrapped); the others join now. Both start
+# at once: one receives its SST from c0 while the other retries until a
+# donor is free (c0 again, or the first joiner once Synced).
+galera_join_others() {
+  local node tmpdir
+  tmpdir=$(state_get tmpdir)
+  for node in "${CONTROLLERS[@]:1}"; do start_galera_mariadbd "$node" join >/dev/null; done
+  if ! galera_wait "$GALERA_FORM_TIMEOUT_S" "${#CONTROLLERS[@]}" "${CONTROLLERS[@]}" >&2; then
+    for node in "${CONTROLLERS[@]}"; do
+      log "$node: last lines of mysqld.err:"
+      tail -n 8 "$tmpdir/$node/mysqld.err" >&2 2>/dev/null || true
+    done
+    die "the Galera cluster did not form"
+  fi
+}
+
+cmd_galera_wait() {
+  local timeout_s=$GALERA_WAIT_TIMEOUT_S size="" node
+  local -a nodes=()
+  require_galera_lab
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --timeout|--size)
+        [ $# -ge 2 ] || die "$1 needs a value"
+        if [ "$1" = --timeout ]; then timeout_s=$2; else size=$2; fi
+        shift ;;
+      *) nodes+=("$(controller_node "$1")") ;;
+    esac
+    shift
+  done
+  if ! [[ "$timeout_s" =~ ^[0-9]+$ ]] || [ "$timeout_s" -gt 3600 ]; then
+    die "--timeout: whole seconds, at most 3600"
+  fi
+  [ -z "$size" ] || [[ "$size" =~ ^[0-9]+$ ]] || die "--size: a number"
+  [ ${#nodes[@]} -gt 0 ] || nodes=("${CONTROLLERS[@]}")
+  galera_wait "$timeout_s" "$size" "${nodes[@]}"
+}
+
+cmd_galera_status() {
+  local node rc=0
+  [ $# -eq 0 ] || { usage >&2; exit 2; }
+  require_galera_lab
+  for node in "${CONTROLLERS[@]}"; do
+    galera_check "$node" || rc=1
+    printf '%s\n' "$G_LINE"
+  done
+  return $rc
+}
+
+# nftables in NODE's own namespace: drop Galera's group communication
+# (TCP and UDP), IST and SST to and from the other controllers, both as
+# destination and as source port (connections go both ways). MariaDB's
+# port stays open: clients and load balancers still connect, and a
+# partitioned node answers them as non-Primary.
+cmd_partition() {
+  local node peers="" ports n ns
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_galera_lab
+  command -v nft >/dev/null 2>&1 || die "nft not found (run scripts/lab-packages.sh)"
+  node=$(controller_node "$1")
+  ns=$(ns_of "$node")
+  if node_partitioned "$node"; then
+    log "$node is already partitioned (table inet $GALERA_NFT_TABLE in $ns)"
+    return 0
+  fi
+  for n in "${CONTROLLERS[@]}"; do
+    if [ "$n" != "$node" ]; then peers+="${peers:+, }${NODE_IP[$n]}"; fi
+  done
+  ports="$GALERA_GCOMM_PORT, $GALERA_IST_PORT, $GALERA_SST_PORT"
+  ip netns exec "$ns" nft -f - <<EOF
+table inet $GALERA_NFT_TABLE {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ip saddr { $peers } tcp dport { $ports } counter drop
+    ip saddr { $peers } tcp sport { $ports } counter drop
+    ip saddr { $peers } udp dport { $ports } counter drop
+    ip saddr { $peers } udp sport { $ports } counter drop
+  }
+  chain output {
+    type filter hook output priority filter; policy accept;
+    ip daddr { $peers } tcp dport { $ports } counter drop
+    ip daddr { $peers } tcp sport { $ports } counter drop
+    ip daddr { $peers } udp dport { $ports } counter drop
+    ip daddr { $peers } udp sport { $ports } counter drop
+  }
+}
+EOF
+  log "partitioned $node: TCP/UDP $ports to and from $peers dropped in $ns ($MYSQL_PORT open)"
+}
+
+cmd_heal() {
+  local node
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_galera_lab
+  node=$(controller_node "$1")
+  if ! node_partitioned "$node"; then
+    log "$node is not partitioned"
+    return 0
+  fi
+  ip netns exec "$(ns_of "$node")" nft delete table inet "$GALERA_NFT_TABLE"
+  log "healed $node (table inet $GALERA_NFT_TABLE deleted); wait with: $0 galera-wait $node"
+}
+
+cmd_galera_stop() {
+  local node pid i started
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_galera_lab
+  node=$(controller_node "$1")
+  pid=$(pid_for_label "$node-mariadbd")
+  if [ -z "$pid" ]; then
+    log "mariadbd does not run on $node"
+    return 0
+  fi
+  started=$(date +%s%N)
+  kill -TERM "$pid"
+  for ((i = 0; i < GALERA_STOP_TIMEOUT_S * 20; i++)); do
+    if ! proc_alive "$pid"; then
+      log "mariadbd on $node (PID $pid) stopped in $(( ($(date +%s%N) - started) / 1000000 )) ms"
+      return 0
+    fi
+    sleep 0.05
+  done
+  log "mariadbd on $node still runs ${GALERA_STOP_TIMEOUT_S}s after SIGTERM; SIGKILL"
+  end_processes "$pid" || true
+  return 1
+}
+
+cmd_galera_start() {
+  local node="" wait=1 timeout_s=$GALERA_WAIT_TIMEOUT_S pid
+  require_galera_lab
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --no-wait) wait=0 ;;
+      --timeout) [ $# -ge 2 ] || die "--timeout needs a value"; timeout_s=$2; shift ;;
+      *) [ -z "$node" ] || { usage >&2; exit 2; }; node=$(controller_node "$1") ;;
+    esac
+    shift
+  done
+  [ -n "$node" ] || { usage >&2; exit 2; }
+  if ! [[ "$timeout_s" =~ ^[0-9]+$ ]] || [ "$timeout_s" -gt 3600 ]; then
+    die "--timeout: whole seconds, at most 3600"
+  fi
+  pid=$(pid_for_label "$node-mariadbd")
+  [ -z "$pid" ] || die "mariadbd already runs on $node (PID $pid)"
+  prune_dead_records "$node-mariadbd"
+  pid=$(start_galera_mariadbd "$node" join)
+  log "mariadbd started on $node (PID $pid), joining the cluster"
+  [ "$wait" = 1 ] || return 0
+  galera_wait "$timeout_s" "" "$node"
 }
 
 # ---------------------------------------------------------------- fulcrumd
@@ -979,6 +1426,12 @@ main() {
     lb-start) cmd_lb_start "$@" ;;
     lb-stop) cmd_lb_stop "$@" ;;
     lb-log) cmd_lb_log "$@" ;;
+    galera-status) cmd_galera_status "$@" ;;
+    galera-wait) cmd_galera_wait "$@" ;;
+    galera-stop) cmd_galera_stop "$@" ;;
+    galera-start) cmd_galera_start "$@" ;;
+    partition) cmd_partition "$@" ;;
+    heal) cmd_heal "$@" ;;
     demo) cmd_demo "$@" ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;
