@@ -180,6 +180,8 @@ json Node::stats_reply() const {
                            {"rx_packets", t.rx_packets},
                            {"rx_bytes", t.rx_bytes},
                            {"forwarded", t.forwarded},
+                           {"tx_packets", lcores_[i]->stats().tx_packets.load() +
+                                              lcores_[i]->stats().from_kernel.load()},
                            {"replied", t.replied},
                            {"to_kernel", t.to_kernel},
                            {"handed_off", t.handed_off},
