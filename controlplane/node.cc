@@ -495,17 +495,16 @@ void Node::run() {
 }
 
 void Node::shutdown() {
-  // The control thread first: it publishes tables and sends commands to the workers.
+  // The control thread first: it publishes tables and sends commands to the workers. Once it
+  // has returned, its objects are stopped from here (nothing else runs the io_context).
   if (control_.joinable()) {
-    boost::asio::post(io_, [this] {
-      if (health_) health_->stop();
-      if (api_) api_->stop();
-      if (metrics_) metrics_->stop();
-      if (tick_timer_) tick_timer_->cancel();
-    });
     io_.stop();
     control_.join();
   }
+  if (health_) health_->stop();
+  if (api_) api_->stop();
+  if (metrics_) metrics_->stop();
+  if (tick_timer_) tick_timer_->cancel();
   if (launched_) {
     running_ = false;
     rte_eal_mp_wait_lcore();
