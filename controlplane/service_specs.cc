@@ -29,33 +29,6 @@ std::vector<Ipv4Be> service_vips(const Config& config) {
   return vips;
 }
 
-std::vector<ServiceSpec> service_specs(const Config& config, const PortConfig& port,
-                                       const NeighborTable& neighbors) {
-  std::vector<ServiceSpec> specs;
-  for (const ServiceConfig& svc : config.services) {
-    ServiceSpec spec;
-    spec.name = svc.name;
-    spec.vip = svc.vip;
-    spec.port = svc.port;
-    spec.proto = svc.protocol;
-    spec.scheduler = svc.scheduler;
-    spec.forward = svc.forward;
-    spec.on_gone = svc.on_gone;
-    for (const BackendConfig& b : svc.backends) {
-      BackendSpec bs;
-      bs.addr = b.address;
-      bs.port = b.port;
-      bs.weight = b.weight;
-      if (const auto hop = next_hop(port, b.address)) {
-        bs.mac = neighbors.lookup(*hop).value_or(MacAddr{});
-      }
-      spec.backends.push_back(bs);
-    }
-    specs.push_back(std::move(spec));
-  }
-  return specs;
-}
-
 NodeSpec node_spec(const Config& config, const PortConfig& port, const MacAddr& port_mac) {
   NodeSpec node;
   node.local_addr = port.address;

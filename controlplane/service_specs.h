@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// From the configuration to what the snapshot builder takes: each backend's next hop on the
-// port (itself when on the port's subnet, else the gateway) and its MAC from the neighbour
-// table, the VIPs this node answers for, the node's own address and MAC.
+// From the configuration to what the snapshot builder takes about the node: each backend's
+// next hop on the port (itself when on the port's subnet, else the gateway), the VIPs this
+// node answers for, the node's own address and MAC. (The services come from ServiceState.)
 // Thread-safety: pure functions; control-plane thread.
 #pragma once
 
@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "config.h"
-#include "neighbor_table.h"
 #include "snapshot_builder.h"
 
 namespace fulcrum {
@@ -23,11 +22,6 @@ std::vector<Ipv4Be> next_hops_needed(const Config& config, const PortConfig& por
 
 // Every VIP of the config's services, deduplicated, in order of appearance.
 std::vector<Ipv4Be> service_vips(const Config& config);
-
-// Service specs for build_snapshot(): backends up (health checks are not run by this version),
-// MACs from `neighbors` (zero while unresolved: the data plane drops with no_neighbor).
-std::vector<ServiceSpec> service_specs(const Config& config, const PortConfig& port,
-                                       const NeighborTable& neighbors);
 
 NodeSpec node_spec(const Config& config, const PortConfig& port, const MacAddr& port_mac);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "service_specs.h"
+#include "service_state.h"
 
 #include <gtest/gtest.h>
 
@@ -57,27 +58,6 @@ TEST(ServiceSpecs, NextHopIsTheBackendOnLinkElseTheGateway) {
                                  ip("192.0.2.12")}));
 }
 
-TEST(ServiceSpecs, SpecsCarryConfigAndResolvedMacs) {
-  const Config c = load();
-  NeighborTable n;
-  n.want(next_hops_needed(c, c.ports[0]));
-  n.learn(ip("192.0.2.10"), testing::kBackendMac0, 0);
-  n.learn(ip("192.0.2.1"), testing::kBackendMac2, 0);
-  const auto specs = service_specs(c, c.ports[0], n);
-  ASSERT_EQ(specs.size(), 3U);
-  EXPECT_EQ(specs[0].name, "nova-api");
-  EXPECT_EQ(specs[0].port, 8774);
-  ASSERT_EQ(specs[0].backends.size(), 3U);
-  EXPECT_EQ(specs[0].backends[0].mac, testing::kBackendMac0);
-  EXPECT_TRUE(specs[0].backends[1].mac.is_zero());  // unresolved yet
-  EXPECT_EQ(specs[0].backends[1].weight, 3);
-  EXPECT_EQ(specs[0].backends[1].port, 8774);        // defaults to the service port
-  EXPECT_EQ(specs[0].backends[2].mac, testing::kBackendMac2);  // via the gateway
-  EXPECT_EQ(specs[0].backends[2].port, 8775);
-  EXPECT_EQ(specs[1].forward, ForwardMode::kDsr);
-  EXPECT_EQ(specs[2].proto, IpProto::kUdp);
-}
-
 TEST(ServiceSpecs, NodeOwnsEveryServiceVipOnce) {
   const Config c = load();
   const NodeSpec node = node_spec(c, c.ports[0], testing::kLbMac);
@@ -85,9 +65,21 @@ TEST(ServiceSpecs, NodeOwnsEveryServiceVipOnce) {
   EXPECT_EQ(node.local_mac, testing::kLbMac);
   EXPECT_EQ(node.vips, (std::vector<Ipv4Be>{ip("192.0.2.26"), ip("192.0.2.27")}));
   EXPECT_EQ(node.fnat_port_lo, 1024);
-  // And the whole thing builds into a snapshot.
+  // And with the services' specs it builds into a snapshot.
+  ServiceState state;
+  state.apply(c);
   NeighborTable n;
-  const auto snap = build_snapshot(node, service_specs(c, c.ports[0], n), 1);
+  n.want(next_hops_needed(c, c.ports[0]));
+  n.learn(ip("192.0.2.10"), testing::kBackendMac0, 0);
+  n.learn(ip("192.0.2.1"), testing::kBackendMac2, 0);
+  const auto specs = state.specs(c.ports[0], n);
+  ASSERT_EQ(specs.size(), 3U);
+  EXPECT_EQ(specs[0].backends[0].mac, testing::kBackendMac0);
+  EXPECT_TRUE(specs[0].backends[1].mac.is_zero());             // unresolved yet
+  EXPECT_EQ(specs[0].backends[2].mac, testing::kBackendMac2);  // off-link: via the gateway
+  EXPECT_EQ(specs[0].backends[2].port, 8775);
+  EXPECT_EQ(specs[0].backends[1].weight, 3);
+  const auto snap = build_snapshot(node, specs, 1);
   EXPECT_EQ(snap->services.size(), 3U);
 }
 
