@@ -181,7 +181,10 @@ class Connection {
 };
 
 int usage_error(const std::string& message) {
-  std::cerr << "fulcrumctl: " << message << "\n" << kUsage;
+  // The one-line synopsis only: the full list would bury the message.
+  std::cerr << "fulcrumctl: " << message << "\n"
+            << "Usage: fulcrumctl [-s SOCKET] COMMAND [ARGS] [--json]  (fulcrumctl --help: the "
+               "commands)\n";
   return kExitUsage;
 }
 

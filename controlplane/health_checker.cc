@@ -29,6 +29,7 @@ struct HealthChecker::Target {
   HealthTracker tracker;
   asio::steady_timer timer;
   CheckHandle inflight;
+  Clock::time_point started{};  // when the check in flight (or the last one) began
   bool active = true;  // false once removed: pending handlers return without touching anything
 };
 
@@ -121,6 +122,7 @@ void HealthChecker::schedule(const TargetPtr& t, milliseconds delay) {
 }
 
 void HealthChecker::run(const TargetPtr& t) {
+  t->started = Clock::now();
   t->inflight = run_check(ioc_.get_executor(), t->key.address, t->key.port, t->check,
                           [this, t](CheckResult result) {
                             if (!t->active) return;
@@ -153,7 +155,14 @@ void HealthChecker::on_result(const TargetPtr& t, CheckResult result) {
     // May call set_targets or stop: t is held here, and its `active` says what is left to do.
     if (on_change_) on_change_(t->key, old_state, new_state, result);
   }
-  if (t->active) schedule(t, t->check.interval);
+  // Fixed rate: the next check starts one interval after this one started (at once if this
+  // one took longer), so a silent backend, whose checks each run into their timeout, still
+  // leaves the pool within fall x interval + timeout, not fall x (interval + timeout).
+  if (t->active) {
+    const auto next = t->started + t->check.interval;
+    const auto now = Clock::now();
+    schedule(t, next > now ? std::chrono::duration_cast<milliseconds>(next - now) : milliseconds(0));
+  }
 }
 
 }  // namespace fulcrum

@@ -110,9 +110,16 @@ Usage: $0 COMMAND [ARGS]
   lb-start NODE [fnat|dsr] [--driver af_xdp|af_packet] [--config FILE]
                            start fulcrumd on lb0/lb1 (config generated for
                            the reference scenario unless --config), wait
-                           until it runs; af_xdp falls back to af_packet
+                           until it runs; af_xdp falls back to af_packet.
+                           With checks in the config and fulcrumctl next
+                           to fulcrumd: then wait (at most ${FULCRUMD_SETTLE_TIMEOUT_S}s) until
+                           every checked backend has a result (none
+                           "unknown" in fulcrumctl list)
   lb-stop NODE             SIGTERM fulcrumd on NODE, wait (bounded)
   lb-log NODE              print fulcrumd's log on NODE
+  http-stop NODE           stop NODE's HTTP server (c0..c2; SIGTERM to its
+                           recorded PID): :$HTTP_PORT refuses connections
+  http-start NODE          start it again (recorded), wait until it answers
   demo [fnat|dsr]          up, fulcrumd on lb0, requests to VIP:$HTTP_PORT and
                            queries to VIP:$MYSQL_PORT naming the controller
                            that answered each, then down
@@ -643,14 +650,21 @@ start_servers() {
       # others join once it answers (galera_join_others).
       start_galera_mariadbd "$node" bootstrap >/dev/null
     fi
-    # Raise the fd limit for the HTTP server: one per open connection.
-    (
-      ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-      start_detached "$ns" "$node-http" "$dir/http.log" \
-        "$PYTHON" -I "$HTTP_SERVER" --name "$node" --port "$HTTP_PORT" \
-        --bind "${NODE_IP[$node]}" --bind "$VIP" --pid-file "$dir/http.pid" >/dev/null
-    )
+    start_http_server "$node" >/dev/null
   done
+}
+
+# Starts NODE's HTTP server (nova-api's stand-in) and records it; prints the PID.
+start_http_server() {
+  local node=$1 dir
+  dir="$(state_get tmpdir)/$node"
+  # Raise the fd limit for the HTTP server: one per open connection.
+  (
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    start_detached "$(ns_of "$node")" "$node-http" "$dir/http.log" \
+      "$PYTHON" -I "$HTTP_SERVER" --name "$node" --port "$HTTP_PORT" \
+      --bind "${NODE_IP[$node]}" --bind "$VIP" --pid-file "$dir/http.pid"
+  )
 }
 
 http_ready() {
@@ -935,6 +949,63 @@ cmd_exec() {
   esac
   ns_exists "$(ns_of "$node")" || die "namespace $(ns_of "$node") does not exist (lab down?)"
   exec ip netns exec "$(ns_of "$node")" "$@"
+}
+
+# Stops NODE's HTTP server (SIGTERM to its recorded PID, bounded wait):
+# port $HTTP_PORT then refuses connections, as a crashed nova-api would.
+cmd_http_stop() {
+  local node pid i started
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_lab
+  node=$(controller_node "$1")
+  pid=$(pid_for_label "$node-http")
+  if [ -z "$pid" ]; then
+    log "the HTTP server does not run on $node"
+    return 0
+  fi
+  started=$(date +%s%N)
+  kill -TERM "$pid"
+  for ((i = 0; i < TERM_TIMEOUT_S * 100; i++)); do
+    if ! proc_alive "$pid"; then
+      log "HTTP server on $node (PID $pid) stopped in $(( ($(date +%s%N) - started) / 1000000 )) ms"
+      return 0
+    fi
+    sleep 0.01
+  done
+  log "HTTP server on $node still runs ${TERM_TIMEOUT_S}s after SIGTERM; SIGKILL"
+  end_processes "$pid" || true
+  return 1
+}
+
+# Starts NODE's HTTP server again (recorded like `up` does) and waits,
+# bounded, until it answers inside NODE's namespace.
+cmd_http_start() {
+  local node pid i dir
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_lab
+  node=$(controller_node "$1")
+  pid=$(pid_for_label "$node-http")
+  [ -z "$pid" ] || die "the HTTP server already runs on $node (PID $pid)"
+  prune_dead_records "$node-http"
+  dir="$(state_get tmpdir)/$node"
+  rm -f -- "$dir/http.pid"
+  pid=$(start_http_server "$node")
+  for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do
+    if ! proc_alive "$pid"; then
+      tail -n 20 "$dir/http.log" >&2 2>/dev/null || true
+      die "the HTTP server on $node exited during start"
+    fi
+    if [ -s "$dir/http.pid" ] && http_ready "$node"; then
+      if [ "$(cat "$dir/http.pid")" != "$pid" ]; then
+        log "warning: $node-http runs as PID $(cat "$dir/http.pid"), not $pid; recording it"
+        record_pid "$(cat "$dir/http.pid")" "$node-http"
+      fi
+      log "HTTP server started on $node (PID $pid)"
+      return 0
+    fi
+    sleep 0.05
+  done
+  die "the HTTP server on $node did not answer within ${READY_TIMEOUT_S}s"
 }
 
 # ---------------------------------------------------------------- galera
@@ -1236,6 +1307,11 @@ cmd_galera_start() {
 
 readonly FULCRUMD_READY_TIMEOUT_S=20
 readonly FULCRUMD_STOP_TIMEOUT_S=10
+readonly FULCRUMD_SETTLE_TIMEOUT_S=15  # lb-start: every checked backend has a result
+# The generated config's health checks: fast, so that tests see failures
+# and recoveries within a second (down after fall x interval + timeout).
+readonly CHECK_TIMINGS='interval = "200ms", timeout = "200ms", rise = 2, fall = 2'
+readonly METRICS_ADDR=127.0.0.1:9108   # inside the LB node's namespace
 
 fulcrumd_bin() {
   local bin=${FULCRUM_BIN:-$SCRIPT_DIR/../build/fulcrumd}
@@ -1253,7 +1329,7 @@ lb_node() {
 
 # The reference scenario as fulcrumd config for one LB node.
 write_fulcrumd_config() {
-  local node=$1 mode=$2 driver=$3 file=$4 tmpdir svc port
+  local node=$1 mode=$2 driver=$3 file=$4 tmpdir svc port check
   tmpdir=$(state_get tmpdir)
   {
     cat <<EOF
@@ -1271,9 +1347,20 @@ address = "${NODE_IP[$node]}/$SUBNET_LEN"
 
 [api]
 socket = "$tmpdir/$node-api.sock"
+state_file = "$tmpdir/$node-state.json"
+metrics = "$METRICS_ADDR"
 EOF
     for svc in nova-api galera; do
-      if [ "$svc" = nova-api ]; then port=$HTTP_PORT; else port=$MYSQL_PORT; fi
+      if [ "$svc" = nova-api ]; then
+        port=$HTTP_PORT
+        check="type = \"http\", $CHECK_TIMINGS"
+      elif galera_on; then
+        port=$MYSQL_PORT
+        check="type = \"galera\", user = \"$DB_USER\", password = \"$DB_PASSWORD\", $CHECK_TIMINGS"
+      else
+        port=$MYSQL_PORT
+        check="type = \"mysql\", $CHECK_TIMINGS"
+      fi
       cat <<EOF
 
 [[service]]
@@ -1281,6 +1368,7 @@ name = "$svc"
 vip = "$VIP"
 port = $port
 forward = "$mode"
+check = { $check }
 backends = [ { address = "${NODE_IP[c0]}" }, { address = "${NODE_IP[c1]}" },
              { address = "${NODE_IP[c2]}" } ]
 EOF
@@ -1323,6 +1411,44 @@ try_start_fulcrumd() {
   return 1
 }
 
+# The [api] socket a fulcrumd config names (empty: fulcrumctl's default).
+config_api_socket() {
+  sed -n 's/^[[:space:]]*socket[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1
+}
+
+# After a start: waits (at most FULCRUMD_SETTLE_TIMEOUT_S) until every
+# checked backend has its first check result (`fulcrumctl list --json`
+# shows no health "unknown"), so that whoever sends traffic next meets a
+# settled pool. Only when fulcrumctl sits next to fulcrumd and the config
+# has checks; a pool that does not settle is logged, not fatal; a fulcrumd
+# that exits meanwhile is (returns 1).
+wait_fulcrumd_settled() {
+  local node=$1 config=$2 ctl sock out i started
+  ctl="$(dirname -- "$(fulcrumd_bin)")/fulcrumctl"
+  [ -x "$ctl" ] || return 0
+  grep -Eq '^[[:space:]]*check[[:space:]]*=' "$config" || return 0
+  sock=$(config_api_socket "$config")
+  local -a ctl_args=()
+  if [ -n "$sock" ]; then ctl_args=(-s "$sock"); fi
+  started=$(date +%s%N)
+  for ((i = 0; i < FULCRUMD_SETTLE_TIMEOUT_S * 10; i++)); do
+    if [ -z "$(pid_for_label "fulcrumd-$node")" ]; then
+      log "fulcrumd on $node exited while waiting for its first check results"
+      return 1
+    fi
+    if out=$(timeout 5 "$ctl" "${ctl_args[@]}" list --json 2>/dev/null) &&
+      ! grep -Eq '"health": *"unknown"' <<<"$out"; then
+      log "fulcrumd on $node: every checked backend has a result after" \
+        "$(( ($(date +%s%N) - started) / 1000000 )) ms" \
+        "($(grep -Ec '"health": *"up"' <<<"$out") up, $(grep -Ec '"health": *"down"' <<<"$out") down)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "warning: fulcrumd on $node: backends still without a check result after ${FULCRUMD_SETTLE_TIMEOUT_S}s"
+  return 0
+}
+
 cmd_lb_start() {
   local node mode driver="" config="" try logf tmpdir
   require_lab
@@ -1347,6 +1473,8 @@ cmd_lb_start() {
     if try_start_fulcrumd "$node" "${config:-$tmpdir/$node.toml}" "$try" "$logf"; then
       state_set "driver-$node" "$try"
       log "fulcrumd runs on $node ($mode, net_$try); log $logf"
+      wait_fulcrumd_settled "$node" "${config:-$tmpdir/$node.toml}" ||
+        die "fulcrumd on $node exited; see $logf"
       return 0
     fi
     # A given config names its own device: nothing to fall back to.
@@ -1426,6 +1554,8 @@ main() {
     lb-start) cmd_lb_start "$@" ;;
     lb-stop) cmd_lb_stop "$@" ;;
     lb-log) cmd_lb_log "$@" ;;
+    http-stop) cmd_http_stop "$@" ;;
+    http-start) cmd_http_start "$@" ;;
     galera-status) cmd_galera_status "$@" ;;
     galera-wait) cmd_galera_wait "$@" ;;
     galera-stop) cmd_galera_stop "$@" ;;

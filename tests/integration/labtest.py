@@ -480,3 +480,323 @@ def ping_ok(lab, tap, target, what, count=3):
     return tap.ok(r.returncode == 0 and got == count,
                   "the client pings %s %s (%d/%d answered)" % (what, target, got, count),
                   (r.stdout + r.stderr).strip()[-300:])
+
+
+# ---------------------------------------------------------------------------- own configs
+#
+# Used by the health-check, pool and runtime-API tests (test_lab_health.py, test_lab_ctl.py,
+# test_lab_galera_pools.py): a lab that waits for another one to go away, fulcrumd started with
+# the test's own config, fulcrumctl, the metrics page, and client programs (lab_clients.py)
+# running in the background inside the client namespace.
+
+FULCRUMCTL = os.environ.get("FULCRUMCTL") or os.path.join(os.path.dirname(FULCRUM_BIN),
+                                                           "fulcrumctl")
+LAB_CLIENTS = os.path.join(HERE, "lab_clients.py")
+METRICS_URL = "http://127.0.0.1:9108/metrics"
+
+WAIT_UP_ATTEMPTS = 8      # while a lab we did not make exists: retry `up` this often ...
+WAIT_UP_RETRY_S = 15      # ... this far apart (about 2 minutes in all)
+
+
+def require_fulcrumctl():
+    if not (os.path.isfile(FULCRUMCTL) and os.access(FULCRUMCTL, os.X_OK)):
+        skip_all("fulcrumctl is not built (%s)" % FULCRUMCTL)
+
+
+class WaitingLab(Lab):
+    """`with WaitingLab(tap, "fnat", galera=True) as lab:` — like Lab, but a lab that someone
+    else brought up is waited for (bounded) instead of failing at once, and it is never touched:
+    this lab owns what it removes only once its own `up` made the state dir (a failed `up`
+    removes what it made itself; one that had to be killed leaves its remains to us). `up` runs
+    in its own session with output to a file; on a timeout or a signal it gets SIGTERM (by PID),
+    so that its own trap removes its half-built lab."""
+
+    def __init__(self, tap, mode="fnat", galera=False, up_timeout=None):
+        super().__init__(tap, mode)
+        self.galera = galera
+        self.up_timeout = up_timeout or (180 if galera else 120)
+
+    def __enter__(self):
+        install_signal_handlers()
+        try:
+            self._bring_up()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _bring_up(self):
+        args = ["up", self.mode] + (["--galera"] if self.galera else [])
+        for attempt in range(1, WAIT_UP_ATTEMPTS + 1):
+            if lab_exists():
+                out = "a lab already exists"
+            else:
+                rc, out, secs = self._up_once(args)
+                if rc == 0:
+                    self.owned = True
+                    self.tap.diag("lab up (%s%s) in %.1f s" % (
+                        self.mode, ", galera" if self.galera else "", secs))
+                    return
+                if "a lab already exists" not in out and "cannot create state dir" not in out:
+                    if rc in (124, 137) or "teardown after failed up was incomplete" in out:
+                        self.owned = True
+                    raise RuntimeError("lab.sh %s failed (rc %d): %s" % (
+                        " ".join(args), rc, out.strip()[-900:]))
+            if attempt < WAIT_UP_ATTEMPTS:
+                self.tap.diag("another lab exists (not ours: left alone); retrying in %d s "
+                              "(%d/%d)" % (WAIT_UP_RETRY_S, attempt, WAIT_UP_ATTEMPTS))
+                time.sleep(WAIT_UP_RETRY_S)
+        raise RuntimeError("another lab kept existing for %d s; not touching it" % (
+            WAIT_UP_ATTEMPTS * WAIT_UP_RETRY_S))
+
+    def _up_once(self, args):
+        t0 = time.monotonic()
+        with tempfile.TemporaryFile(mode="w+") as out_file:
+            p = subprocess.Popen(["bash", LAB_SCRIPT] + args, stdin=subprocess.DEVNULL,
+                                 stdout=out_file, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+            try:
+                rc = p.wait(timeout=self.up_timeout)
+            except (subprocess.TimeoutExpired, Interrupted):
+                self._stop_up(p)
+                if _signal_seen:
+                    raise Interrupted("signal during up")
+                rc = 124
+            out_file.seek(0)
+            return rc, out_file.read(), time.monotonic() - t0
+
+    def _stop_up(self, p):
+        ignore_signals()
+        try:
+            p.terminate()
+            try:
+                p.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                self.owned = True  # killed mid-way: what it made is ours to remove
+        finally:
+            install_signal_handlers()
+
+    # -- fulcrumd with the test's own config
+    def lb_start_config(self, cfg, node="lb0"):
+        """Starts fulcrumd on node with LbConfig cfg (already written); with af_xdp first and,
+        if that fails to start, net_af_packet (as lb-start does for its own config). lb-start
+        returns once every checked backend has a result. Returns the CompletedProcess."""
+        drivers = [cfg.driver] + [d for d in ("af_xdp", "af_packet") if d != cfg.driver]
+        r = None
+        for driver in drivers:
+            cfg.set_driver(driver)
+            r = self.lab("lb-start", node, "--config", cfg.path, timeout=60)
+            if r.returncode == 0:
+                settled = re.search(r"every checked backend has a result after \d+ ms.*", r.stderr)
+                self.tap.diag("fulcrumd started on %s with %s (net_%s)%s" % (
+                    node, os.path.basename(cfg.path), driver,
+                    "; " + settled.group(0) if settled else ""))
+                return r
+            self.tap.diag("lb-start %s with net_%s failed: %s" % (node, driver,
+                                                                  r.stderr.strip()[-300:]))
+        raise RuntimeError("fulcrumd did not start on %s with %s: %s\n%s" % (
+            node, cfg.path, r.stderr.strip()[-600:], self.lb_log(node)[-1500:]))
+
+    def metrics(self, node="lb0"):
+        """(status line + headers, body) of fulcrumd's metrics page, fetched inside node."""
+        # Bytes, not text mode: universal newlines would hide a stray '\r' in the page.
+        try:
+            r = subprocess.run(netns_cmd(node, ["curl", "-s", "-m", "5", "--noproxy", "*", "-D",
+                                                "-", METRICS_URL]),
+                               capture_output=True, timeout=15, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return "", ""
+        head, _, body = r.stdout.partition(b"\r\n\r\n")
+        return head.decode(errors="replace"), body.decode(errors="replace")
+
+    def client(self, tmpdir, *argv):
+        """Starts lab_clients.py with argv in the client namespace, in the background."""
+        return ClientProc(tmpdir, "client", [PYTHON, "-I", LAB_CLIENTS] + list(argv))
+
+
+class LbConfig:
+    """A fulcrumd config for an LB node written by a test: lab.sh's generated [dataplane],
+    [[port]] and [api] (socket, state file and log of its own in tmpdir, metrics on
+    127.0.0.1:9108 inside the node) and the services the test gives."""
+
+    def __init__(self, tmpdir, name, node="lb0"):
+        self.tmpdir = tmpdir
+        self.node = node
+        self.path = os.path.join(tmpdir, name + ".toml")
+        self.socket = os.path.join(tmpdir, name + "-api.sock")
+        self.state_file = os.path.join(tmpdir, name + "-state.json")
+        self.driver = "af_xdp"
+        self.services = ""
+
+    def text(self):
+        return """# Written by %s
+[dataplane]
+workers = 1
+poll = "adaptive"
+flows_per_worker = 65536
+eal = ["--no-huge", "-m", "256"]
+
+[[port]]
+name = "lan"
+device = "net_%s0,iface=%s-0"
+address = "%s/24"
+
+[api]
+socket = "%s"
+state_file = "%s"
+metrics = "127.0.0.1:9108"
+%s""" % (os.path.basename(sys.argv[0]), self.driver, self.node, LB0_ADDR, self.socket,
+         self.state_file, self.services)
+
+    def write(self, services=None):
+        """Writes the file atomically (a reload never reads half of it)."""
+        if services is not None:
+            self.services = services
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(self.text())
+        os.replace(tmp, self.path)
+
+    def set_driver(self, driver):
+        self.driver = driver
+        self.write()
+
+
+def service_toml(name, port, backends, check=None, vip=VIP, **keys):
+    """One [[service]] table. backends: [(address, port or None, weight or None)]; check: the
+    inline table's body; keys: more keys (strings quoted, booleans and integers as TOML)."""
+    lines = ["", "[[service]]", 'name = "%s"' % name, 'vip = "%s"' % vip, "port = %d" % port]
+    for k, v in keys.items():
+        if isinstance(v, bool):
+            lines.append("%s = %s" % (k, "true" if v else "false"))
+        elif isinstance(v, int):
+            lines.append("%s = %d" % (k, v))
+        else:
+            lines.append('%s = "%s"' % (k, v))
+    if check:
+        lines.append("check = { %s }" % check)
+    items = []
+    for addr, bport, weight in backends:
+        item = 'address = "%s"' % addr
+        if bport is not None:
+            item += ", port = %d" % bport
+        if weight is not None:
+            item += ", weight = %d" % weight
+        items.append("{ %s }" % item)
+    lines.append("backends = [ %s ]" % ",\n             ".join(items))
+    return "\n".join(lines) + "\n"
+
+
+def fulcrumctl(sock, *args, timeout=15):
+    """fulcrumctl -s sock args...; CompletedProcess (rc 124 when it had to be killed)."""
+    return run([FULCRUMCTL, "-s", sock] + [str(a) for a in args], timeout=timeout)
+
+
+def ctl_list(sock):
+    """The parsed `fulcrumctl list --json`, or None when fulcrumctl failed."""
+    r = fulcrumctl(sock, "list", "--json", timeout=10)
+    if r.returncode != 0:
+        return None
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        return None
+
+
+def ctl_backend(listing, service, address):
+    """The backend entry at address in service of a `list --json` reply, or None."""
+    for svc in (listing or {}).get("services", []):
+        if svc.get("name") != service:
+            continue
+        for b in svc.get("backends", []):
+            if b.get("address") == address:
+                return b
+    return None
+
+
+def ctl_summary(listing, service):
+    """'c0 up/enabled/serving, c1 down(...)...' for diagnostics."""
+    names = {a: n for n, a in CONTROLLERS.items()}
+    out = []
+    for svc in (listing or {}).get("services", []):
+        if svc.get("name") != service:
+            continue
+        for b in svc.get("backends", []):
+            check = b.get("check") or {}
+            out.append("%s %s/%s%s%s" % (
+                names.get(b.get("address"), b.get("address")), b.get("health"), b.get("admin"),
+                "/serving" if b.get("serving") else "",
+                "" if check.get("ok", True) else " (%s)" % check.get("reason")))
+    return ", ".join(out) if out else "(no service %s)" % service
+
+
+class ClientProc:
+    """A program running in the background in a lab namespace, stdout to a file in tmpdir (a
+    file, not a pipe: it can be read while the program runs, and nothing blocks on it). Ended
+    by PID; the lab's `down` also ends anything left in its namespaces."""
+
+    _count = 0
+
+    def __init__(self, tmpdir, node, argv):
+        ClientProc._count += 1
+        self.out_path = os.path.join(tmpdir, "client-%d.out" % ClientProc._count)
+        self.err_path = self.out_path[:-4] + ".err"
+        with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
+            self.p = subprocess.Popen(netns_cmd(node, argv), stdin=subprocess.DEVNULL,
+                                      stdout=out, stderr=err)
+
+    def lines(self):
+        with open(self.out_path) as f:
+            return [json.loads(line) for line in f.read().splitlines() if line.startswith("{")]
+
+    def wait_line(self, key, timeout):
+        """The first JSON line that has key, waiting at most timeout seconds; None if none."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for obj in self.lines():
+                if key in obj:
+                    return obj
+            if time.monotonic() >= deadline or self.p.poll() is not None:
+                return None
+            time.sleep(0.02)
+
+    def finish(self, timeout):
+        """Waits (bounded) for the program to end; its last JSON line, or {"error": ...}."""
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return {"error": "did not end within %.0f s" % timeout}
+        found = self.lines()
+        if not found:
+            with open(self.err_path) as f:
+                return {"error": "no output (rc %s): %s" % (self.p.returncode, f.read()[-300:])}
+        return found[-1]
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+class TempDir:
+    """`with TempDir() as d:` a private temp dir, removed on exit (also on errors)."""
+
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="fulcrum-test.")
+        os.chmod(self.path, 0o700)
+        return self.path
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
+def ms(seconds):
+    return int(round(seconds * 1000))

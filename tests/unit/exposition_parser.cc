@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <regex>
 #include <set>
 #include <stdexcept>
 
@@ -14,14 +13,36 @@ struct ParseError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool metric_name(std::string_view s) {
-  static const std::regex re("[a-zA-Z_:][a-zA-Z0-9_:]*");
-  return std::regex_match(s.begin(), s.end(), re);
+bool alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool digit(char c) {
+  return c >= '0' && c <= '9';
 }
 
+// [a-zA-Z_:][a-zA-Z0-9_:]*
+bool metric_name(std::string_view s) {
+  if (s.empty() || digit(s[0])) return false;
+  for (const char c : s) {
+    if (!alpha(c) && !digit(c) && c != ':') return false;
+  }
+  return true;
+}
+
+// [a-zA-Z_][a-zA-Z0-9_]*, and not reserved (__*)
 bool label_name(std::string_view s) {
-  static const std::regex re("[a-zA-Z_][a-zA-Z0-9_]*");
-  return std::regex_match(s.begin(), s.end(), re) && !s.starts_with("__");
+  if (s.empty() || digit(s[0]) || s.starts_with("__")) return false;
+  for (const char c : s) {
+    if (!alpha(c) && !digit(c)) return false;
+  }
+  return true;
+}
+
+// [0-9]+ at s[i...]; advances i; false when there is no digit.
+bool digits(std::string_view s, size_t& i) {
+  const size_t start = i;
+  while (i < s.size() && digit(s[i])) ++i;
+  return i > start;
 }
 
 // What Go's strconv.ParseFloat reads, less hex floats and underscores, plus the spellings
@@ -31,8 +52,22 @@ bool parse_value(std::string_view s, double& out) {
     out = s == "NaN" ? std::nan("") : (s[0] == '+' ? HUGE_VAL : -HUGE_VAL);
     return true;
   }
-  static const std::regex re("[-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+)?");
-  if (!std::regex_match(s.begin(), s.end(), re)) return false;
+  // [-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  const bool whole = digits(s, i);
+  bool fraction = false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    fraction = digits(s, i);
+  }
+  if (!whole && !fraction) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (!digits(s, i)) return false;
+  }
+  if (i != s.size()) return false;
   out = std::strtod(std::string(s).c_str(), nullptr);
   return true;
 }

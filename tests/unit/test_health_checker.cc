@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
@@ -184,6 +186,31 @@ TEST_F(HealthCheckerTest, HungBackendDoesNotDelayTheOthers) {
   // 700ms at one check per ~20ms: far more than the hung target's pace would allow.
   EXPECT_GE(ok.checks, 12U) << "healthy target was held up";
   EXPECT_EQ(ok.health, Health::kUp);
+}
+
+// A backend that goes silent (accepts, never answers) runs every check into its timeout. The
+// checks keep a fixed rate, so it leaves within fall x interval + timeout of going silent,
+// not fall x (interval + timeout).
+TEST_F(HealthCheckerTest, SilentBackendLeavesWithinFallTimesIntervalPlusTimeout) {
+  std::atomic<bool> silent{false};
+  fakes::HttpBackend answers;
+  fakes::FakeServer server([&](int fd) { return silent ? false : answers.handler()(fd); });
+  constexpr auto kInterval = 100ms, kTimeout = 90ms;
+  constexpr uint32_t kFall = 3;
+  checker_.set_targets({target("web", server.port(), check(CheckType::kHttp, kInterval, 2, kFall, kTimeout))});
+  ASSERT_TRUE(run_until([&] { return changes_.size() == 1; }));
+  ASSERT_EQ(changes_[0].to, Health::kUp);
+  run_for(150ms);
+  silent = true;
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(run_until([&] { return changes_.size() == 2; }, 2000ms));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  std::printf("silent backend down after %lld ms (bound %lld ms)\n",
+              static_cast<long long>(took.count()),
+              static_cast<long long>((kFall * kInterval + kTimeout).count()));
+  EXPECT_EQ(changes_[1].to, Health::kDown);
+  // The bound, plus 60 ms for a shared machine's scheduling (the old pace took 640 ms here).
+  EXPECT_LE(took, kFall * kInterval + kTimeout + 60ms);
 }
 
 TEST_F(HealthCheckerTest, FirstChecksAreSpreadOverTheInterval) {
