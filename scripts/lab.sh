@@ -1533,6 +1533,8 @@ cmd_demo() {
       --connect-timeout=5 -e 'select name from lab.whoami') || out="FAILED"
     printf '  query %d answered by %s\n' "$i" "$out"
   done
+  echo "== fulcrumctl list on lb0 (health checks, flows per backend):"
+  "$(dirname -- "$(fulcrumd_bin)")/fulcrumctl" -s "$(state_get tmpdir)/lb0-api.sock" list || true
   echo "== ping the VIP (answered by the data plane) and lb0's own address (its kernel):"
   cmd_exec client ping -c 2 -i 0.2 -W 1 "$VIP" | tail -n 2
   cmd_exec client ping -c 2 -i 0.2 -W 1 "${NODE_IP[lb0]}" | tail -n 2

@@ -31,7 +31,7 @@ import labtest  # noqa: E402
 import prom_text  # noqa: E402
 from labtest import CONTROLLERS, HTTP_PORT, VIP  # noqa: E402
 
-PLANNED = 3 + 7 + 2 + 4
+PLANNED = 3 + 7 + 2 + 1 + 4
 N_NEW = 200
 
 # Families the operator guide documents: type and label names.
@@ -394,6 +394,27 @@ def point_metrics(lab, tap):
            "%s; %s; went back: %s" % (load_result.get("errors"), error2, went_back[:3]))
 
 
+def point_invalid_reload(tap, sock):
+    """An invalid file changes nothing: reload refuses it with FILE:LINE, the services stay."""
+    config = os.path.join(lab_tmpdir(), "lb0.toml")
+    with open(config) as f:
+        good = f.read()
+    broken_line = good.count("\n") + 2
+    try:
+        with open(config, "a") as f:
+            f.write('\n[[service]]\nname = "broken"\nvip = "192.0.2.26"\nport = 99999\n')
+        r = labtest.fulcrumctl(sock, "reload")
+        listing = labtest.ctl_list(sock)
+    finally:
+        with open(config, "w") as f:
+            f.write(good)
+    names = [svc.get("name") for svc in (listing or {}).get("services", [])]
+    ok = (r.returncode == 1 and "reload aborted" in r.stderr and
+          "%s:%d" % (config, broken_line) in r.stderr and names == ["nova-api", "galera"])
+    tap.ok(ok, "reload of an invalid file is refused with FILE:LINE and changes nothing "
+           "(rc %d, services %s)" % (r.returncode, names), r.stderr.strip())
+
+
 def body(tap):
     with labtest.TempDir() as tmp, labtest.WaitingLab(tap, "fnat") as lab:
         lab.lb_start("lb0", "fnat")
@@ -403,6 +424,7 @@ def body(tap):
             point_list_stats(tap, sock)
             point_admin(lab, tap, tmp, sock)
             point_errors(tap, tmp, sock)
+            point_invalid_reload(tap, sock)
         finally:
             tap.diag("point 5 (fulcrumctl) took %.1f s" % (time.monotonic() - t))
         t = time.monotonic()
