@@ -224,7 +224,10 @@ FlowRef FlowTable::insert_avoiding(const FiveTuple& key, uint64_t hash, uint32_t
     if (expired_way.valid()) {
       slot = expired_way;
       stats_.expired += remove_with_peer(slot);
-    } else if (slot = displace(bp.first, bp.second, keep); slot.valid()) {
+    } else if (uint64_t{size_} * 16 < uint64_t{capacity()} * 15 &&
+               (slot = displace(bp.first, bp.second, keep)).valid()) {
+      // Only while the table has room elsewhere: in a full table (a flood) the 16 residents'
+      // other buckets are full too, and trying costs 16 hashes and cache misses per insert.
       ++stats_.displaced;
     } else {
       slot = oldest_open.valid() ? oldest_open : oldest;
