@@ -951,30 +951,38 @@ cmd_exec() {
   exec ip netns exec "$(ns_of "$node")" "$@"
 }
 
-# Stops NODE's HTTP server (SIGTERM to its recorded PID, bounded wait):
-# port $HTTP_PORT then refuses connections, as a crashed nova-api would.
-cmd_http_stop() {
-  local node pid i started
-  [ $# -eq 1 ] || { usage >&2; exit 2; }
-  require_lab
-  node=$(controller_node "$1")
-  pid=$(pid_for_label "$node-http")
+# Stops the process recorded under LABEL (WHAT names it in messages): SIGTERM, a
+# bounded wait, then SIGKILL. Logs "WHAT (PID n) stopped in N ms", which tests read;
+# returns 1 when SIGKILL was needed.
+stop_recorded() {
+  local what=$1 label=$2 timeout_s=$3 pid i started
+  pid=$(pid_for_label "$label")
   if [ -z "$pid" ]; then
-    log "the HTTP server does not run on $node"
+    log "$what does not run"
     return 0
   fi
   started=$(date +%s%N)
   kill -TERM "$pid"
-  for ((i = 0; i < TERM_TIMEOUT_S * 100; i++)); do
+  for ((i = 0; i < timeout_s * 100; i++)); do
     if ! proc_alive "$pid"; then
-      log "HTTP server on $node (PID $pid) stopped in $(( ($(date +%s%N) - started) / 1000000 )) ms"
+      log "$what (PID $pid) stopped in $(( ($(date +%s%N) - started) / 1000000 )) ms"
       return 0
     fi
     sleep 0.01
   done
-  log "HTTP server on $node still runs ${TERM_TIMEOUT_S}s after SIGTERM; SIGKILL"
+  log "$what still runs ${timeout_s}s after SIGTERM; SIGKILL"
   end_processes "$pid" || true
   return 1
+}
+
+# Stops NODE's HTTP server (SIGTERM to its recorded PID, bounded wait):
+# port $HTTP_PORT then refuses connections, as a crashed nova-api would.
+cmd_http_stop() {
+  local node
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_lab
+  node=$(controller_node "$1")
+  stop_recorded "HTTP server on $node" "$node-http" "$TERM_TIMEOUT_S"
 }
 
 # Starts NODE's HTTP server again (recorded like `up` does) and waits,
@@ -1256,27 +1264,11 @@ cmd_heal() {
 }
 
 cmd_galera_stop() {
-  local node pid i started
+  local node
   [ $# -eq 1 ] || { usage >&2; exit 2; }
   require_galera_lab
   node=$(controller_node "$1")
-  pid=$(pid_for_label "$node-mariadbd")
-  if [ -z "$pid" ]; then
-    log "mariadbd does not run on $node"
-    return 0
-  fi
-  started=$(date +%s%N)
-  kill -TERM "$pid"
-  for ((i = 0; i < GALERA_STOP_TIMEOUT_S * 20; i++)); do
-    if ! proc_alive "$pid"; then
-      log "mariadbd on $node (PID $pid) stopped in $(( ($(date +%s%N) - started) / 1000000 )) ms"
-      return 0
-    fi
-    sleep 0.05
-  done
-  log "mariadbd on $node still runs ${GALERA_STOP_TIMEOUT_S}s after SIGTERM; SIGKILL"
-  end_processes "$pid" || true
-  return 1
+  stop_recorded "mariadbd on $node" "$node-mariadbd" "$GALERA_STOP_TIMEOUT_S"
 }
 
 cmd_galera_start() {
@@ -1484,26 +1476,10 @@ cmd_lb_start() {
 }
 
 cmd_lb_stop() {
-  local node pid i started
+  local node
   require_lab
   node=$(lb_node "${1:-}")
-  pid=$(pid_for_label "fulcrumd-$node")
-  if [ -z "$pid" ]; then
-    log "fulcrumd does not run on $node"
-    return 0
-  fi
-  started=$(date +%s%N)
-  kill -TERM "$pid"
-  for ((i = 0; i < FULCRUMD_STOP_TIMEOUT_S * 100; i++)); do
-    if ! proc_alive "$pid"; then
-      log "fulcrumd on $node stopped in $(( ($(date +%s%N) - started) / 1000000 )) ms"
-      return 0
-    fi
-    sleep 0.01
-  done
-  log "fulcrumd on $node still runs ${FULCRUMD_STOP_TIMEOUT_S}s after SIGTERM; SIGKILL"
-  end_processes "$pid" || true
-  return 1
+  stop_recorded "fulcrumd on $node" "fulcrumd-$node" "$FULCRUMD_STOP_TIMEOUT_S"
 }
 
 cmd_lb_log() {
