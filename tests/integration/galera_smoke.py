@@ -33,6 +33,10 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labtest  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 LAB = os.environ.get("FULCRUM_LAB_SCRIPT") or os.path.join(SOURCE_ROOT, "scripts", "lab.sh")
@@ -59,31 +63,7 @@ PLANNED = 12
 
 # ---------------------------------------------------------------------------- TAP
 
-class Tap:
-    def __init__(self, planned):
-        self.planned = planned
-        self.n = 0
-        self.failed = 0
-        print("1..%d" % planned, flush=True)
-
-    def ok(self, cond, desc, details=""):
-        self.n += 1
-        line = "%s %d - %s" % ("ok" if cond else "not ok", self.n, desc)
-        if not cond:
-            self.failed += 1
-            if details:
-                line += " # " + " ".join(str(details).split())[:700]
-        print(line, flush=True)
-        return bool(cond)
-
-    def diag(self, msg):
-        for line in str(msg).splitlines() or [""]:
-            print("# " + line, flush=True)
-
-    def finish(self):
-        while self.n < self.planned:
-            self.ok(False, "not reached", "an earlier step failed")
-        return 1 if self.failed else 0
+Tap = labtest.Tap  # the suite's TAP producer
 
 
 # ---------------------------------------------------------------------------- signals
