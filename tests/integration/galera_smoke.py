@@ -27,7 +27,6 @@ Only Debian's /usr/bin/python3 standard library is used. Every wait is bounded.
 """
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -68,41 +67,15 @@ Tap = labtest.Tap  # the suite's TAP producer
 
 # ---------------------------------------------------------------------------- signals
 
-class Interrupted(BaseException):
-    """Raised from a signal handler so that `finally` runs."""
+# Signal handling and bounded commands: the suite's own (labtest).
+Interrupted = labtest.Interrupted
+install_signal_handlers = labtest.install_signal_handlers
+ignore_signals = labtest.ignore_signals
+run = labtest.run
 
 
-_signal_seen = []
-
-
-def _on_signal(signum, _frame):
-    if _signal_seen:
-        return
-    _signal_seen.append(signum)
-    raise Interrupted("signal %d" % signum)
-
-
-def install_signal_handlers():
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, _on_signal)
-
-
-def ignore_signals():
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, signal.SIG_IGN)
-
-
-# ---------------------------------------------------------------------------- processes
-
-def run(cmd, timeout):
-    """cmd (a list) with a bound on time; rc 124 on timeout (the child is killed by PID)."""
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        return subprocess.CompletedProcess(cmd, 124, out, err + "\n(timed out after %ss)" % timeout)
+def signal_seen():
+    return bool(labtest._signal_seen)
 
 
 def lab(*args, timeout=60):
@@ -214,7 +187,7 @@ class GaleraLab:
                 rc = p.wait(timeout=UP_TIMEOUT_S)
             except (subprocess.TimeoutExpired, Interrupted):
                 self._stop_up(p)
-                if _signal_seen:
+                if signal_seen():
                     raise Interrupted("signal during up")
                 rc = 124
             out_file.seek(0)
