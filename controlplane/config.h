@@ -130,7 +130,10 @@ struct VrrpConfig {
   std::optional<std::string> notify;  // script run with: INSTANCE STATE
   uint32_t garp_count = 5;
   std::chrono::milliseconds garp_interval{10};
-  uint8_t track_priority_delta = 50;  // priority drop while a tracked service has no backend up
+  std::chrono::milliseconds garp_refresh{0};  // while master, GARP again this often (0: never)
+  // Priority drop while a tracked service has no usable backend; 0: enter Fault instead
+  // (keepalived's weight 0).
+  uint8_t track_priority_delta = 50;
   uint32_t line = 0;
 };
 

@@ -71,7 +71,7 @@ void read_vrrp_instance(TableReader& r, const Config& config, VrrpConfig& v) {
   // After the name, so that unknown keys are reported with it.
   r.check_keys({"name", "port", "vrid", "priority", "advert_interval", "version", "preempt",
                 "preempt_delay", "unicast_peers", "vips", "track_services", "notify", "garp_count",
-                "garp_interval", "track_priority_delta"});
+                "garp_interval", "garp_refresh", "track_priority_delta", "unicast"});
   const PortConfig* port = nullptr;
   if (r.require("port")) {
     if (const auto name = r.string("port")) {
@@ -102,6 +102,15 @@ void read_vrrp_instance(TableReader& r, const Config& config, VrrpConfig& v) {
       if (v.unicast_peers[j] == peer) r.error("unicast_peers", text + " is listed twice");
     }
   }
+  // unicast = true asks for unicast explicitly: then an empty peer list is a mistake, not a
+  // quiet fall-back to multicast.
+  if (const auto unicast = r.boolean("unicast")) {
+    if (*unicast && v.unicast_peers.empty()) {
+      r.error("unicast", "is true but unicast_peers lists no peer");
+    } else if (!*unicast && !v.unicast_peers.empty()) {
+      r.error("unicast", "is false but unicast_peers lists peers (leave it out, or empty the list)");
+    }
+  }
   if (r.require("vips")) read_vrrp_vips(r, config, v);
   if (const toml::array* list = r.array("track_services")) {
     for (size_t i = 0; i < list->size(); ++i) {
@@ -122,7 +131,8 @@ void read_vrrp_instance(TableReader& r, const Config& config, VrrpConfig& v) {
   }
   if (const auto x = r.integer("garp_count", 1, 100)) v.garp_count = static_cast<uint32_t>(*x);
   if (const auto x = r.duration("garp_interval", Ms(0), Ms(10000))) v.garp_interval = *x;
-  if (const auto x = r.integer("track_priority_delta", 1, 254)) {
+  if (const auto x = r.duration("garp_refresh", Ms(0), Ms(86400000))) v.garp_refresh = *x;
+  if (const auto x = r.integer("track_priority_delta", 0, 254)) {
     v.track_priority_delta = static_cast<uint8_t>(*x);
   }
 }

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "service_specs.h"
 #include "snapshot_builder.h"
+#include "vrrp_frame.h"
 
 namespace fulcrum {
 
@@ -164,6 +165,17 @@ bool Node::start() {
   load_state();
   publisher_ = std::make_unique<SnapshotPublisher>();
   neighbors_.want(next_hops_needed(config_, port_cfg_));
+  // Before the first table: VIPs that VRRP manages are not this node's until it is master.
+  vrrp_ = std::make_unique<VrrpController>(
+      io_, port_cfg_, port_.mac,
+      VrrpHooks{.send_frame = [this](std::vector<uint8_t> frame) { send_frame(frame); },
+                .vips_changed = [this](const std::string& why) { publish_tables(why.c_str()); },
+                .send_garp = [this](Ipv4Be vip) { send_arp(vip, vip, true); },
+                .peer_mac = [this](Ipv4Be peer) -> std::optional<MacAddr> {
+                  const auto hop = next_hop(port_cfg_, peer);
+                  return hop ? neighbors_.lookup(*hop) : std::nullopt;
+                }});
+  vrrp_->configure(config_);
   publish_tables("start");
   health_ = std::make_unique<HealthChecker>(
       io_, [this](const CheckTargetKey& key, Health old_state, Health new_state,
@@ -216,6 +228,7 @@ bool Node::start() {
     ++w;
   }
 
+  start_vrrp();
   schedule_tick();
   control_ = std::thread([this] {
     try {
@@ -228,13 +241,35 @@ bool Node::start() {
   return true;
 }
 
-void Node::warn_unserved_features() const {
-  for (const VrrpConfig& v : config_.vrrp) {
-    FULCRUM_LOG(kWarning,
-                "%s: vrrp '%s': VRRP is not run by this version; this node answers for every "
-                "service VIP",
-                config_.where(v.line).c_str(), v.name.c_str());
+void Node::start_vrrp() {
+  // The workers run: adverts sent from here on leave through worker 0's TX queue.
+  last_link_up_ = eth_link_up(port_.id);
+  log(last_link_up_ ? LogLevel::kNotice : LogLevel::kWarning, "port %s: link %s",
+      port_cfg_.name.c_str(), last_link_up_ ? "up" : "down");
+  update_vrrp_tracking();
+  vrrp_->start();
+  vrrp_active_ = !vrrp_->empty();
+}
+
+void Node::update_vrrp_tracking() {
+  if (!vrrp_ || vrrp_->empty()) return;
+  vrrp_->update_tracking([this](const std::string& name) { return state_.out_of_service(name); },
+                         last_link_up_);
+}
+
+void Node::send_frame(const std::vector<uint8_t>& frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (m == nullptr) return;
+  auto* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())));
+  if (data == nullptr) {
+    rte_pktmbuf_free(m);
+    return;
   }
+  std::memcpy(data, frame.data(), frame.size());
+  if (rte_ring_mp_enqueue(rings_.to_port, m) != 0) rte_pktmbuf_free(m);
+}
+
+void Node::warn_unserved_features() const {
   if (config_.announce) {
     FULCRUM_LOG(kWarning, "%s: [announce] is not served by this version",
                 config_.where(config_.announce->line).c_str());
@@ -255,6 +290,12 @@ uint16_t Node::stat_id_for(const std::string& service, Ipv4Be addr, uint16_t por
 
 void Node::publish_tables(const char* why) {
   NodeSpec node = node_spec(config_, port_cfg_, port_.mac);
+  if (vrrp_) {
+    const std::vector<Ipv4Be> owned = vrrp_->owned_vips();
+    std::erase_if(node.vips, [&](Ipv4Be vip) {
+      return vrrp_->manages(vip) && std::find(owned.begin(), owned.end(), vip) == owned.end();
+    });
+  }
   std::vector<ServiceSpec> specs = state_.specs(port_cfg_, neighbors_);
   for (ServiceSpec& svc : specs) {
     for (BackendSpec& b : svc.backends) b.stat_id = stat_id_for(svc.name, b.addr, b.port);
@@ -279,6 +320,7 @@ void Node::on_health(const CheckTargetKey& key, Health, Health new_state,
     return;
   }
   publish_tables("health");
+  update_vrrp_tracking();
   const ServiceConfig* svc = config_.find_service(key.service);
   if (new_state == Health::kDown && svc != nullptr && svc->on_down == OnDown::kReset) {
     reset_backend(key.service, key.address, key.port);
@@ -327,8 +369,11 @@ void Node::tick() {
   for (const Ipv4Be hop : neighbors_.due_requests(now)) send_arp(port_cfg_.address, hop, false);
   if (neighbors_.expire(now)) publish_tables("neighbour expired");
   if (garps_left_ > 0) {
-    // Announce the VIPs and the node's own address, so switches and neighbours learn us.
-    for (const Ipv4Be vip : service_vips(config_)) send_arp(vip, vip, true);
+    // Announce the VIPs and the node's own address, so switches and neighbours learn us. VRRP
+    // announces its VIPs itself, when it becomes master.
+    for (const Ipv4Be vip : service_vips(config_)) {
+      if (!vrrp_->manages(vip)) send_arp(vip, vip, true);
+    }
     send_arp(port_cfg_.address, port_cfg_.address, true);
     --garps_left_;
   }
@@ -338,6 +383,7 @@ void Node::tick() {
         port_cfg_.name.c_str(), link ? "up" : "down");
     last_link_up_ = link;
   }
+  update_vrrp_tracking();
   if (ticks_ % kTicksPerSecond == 0) {
     // New flows per second per backend, for fulcrumctl list and the metrics.
     for (const auto& [key, id] : stat_ids_) {
@@ -403,6 +449,11 @@ bool Node::reload(std::string& message) {
   config_ = std::move(next);
   warn_unserved_features();
   apply_services();
+  update_vrrp_tracking();
+  if (const std::string restarted = vrrp_->reconfigure(config_); !restarted.empty()) {
+    note += "; " + restarted;
+  }
+  vrrp_active_ = !vrrp_->empty();
   publish_tables("reload");
   message = "reloaded " + options_.config_path + ": " + std::to_string(config_.services.size()) +
             " service(s)" + note;
@@ -458,9 +509,24 @@ void Node::exception_path() {
         rte_ring_mp_enqueue_burst(rings_.to_port, reinterpret_cast<void**>(mbufs), n, nullptr);
     for (unsigned i = queued; i < n; ++i) rte_pktmbuf_free(mbufs[i]);
   }
-  // Port -> kernel; the ARP frames on the way tell the control thread where next hops are.
-  const unsigned k =
+  // Port -> kernel; the ARP frames on the way tell the control thread where next hops are, and
+  // VRRP frames go to the control thread instead of the kernel.
+  const unsigned got =
       rte_ring_sc_dequeue_burst(rings_.to_kernel, reinterpret_cast<void**>(mbufs), kBurst, nullptr);
+  const bool vrrp = vrrp_active_.load(std::memory_order_relaxed);
+  unsigned k = 0;
+  for (unsigned i = 0; i < got; ++i) {
+    const uint8_t* data = rte_pktmbuf_mtod(mbufs[i], const uint8_t*);
+    const uint16_t len = rte_pktmbuf_data_len(mbufs[i]);
+    if (vrrp && vrrp::is_vrrp_frame(data, len)) {
+      boost::asio::post(io_, [this, frame = std::vector<uint8_t>(data, data + len)] {
+        vrrp_->receive(frame.data(), frame.size());
+      });
+      rte_pktmbuf_free(mbufs[i]);
+      continue;
+    }
+    mbufs[k++] = mbufs[i];
+  }
   for (unsigned i = 0; i < k; ++i) {
     if (const auto s = arp_sender(rte_pktmbuf_mtod(mbufs[i], uint8_t*),
                                   rte_pktmbuf_data_len(mbufs[i]))) {
@@ -501,6 +567,15 @@ void Node::shutdown() {
     io_.stop();
     control_.join();
   }
+  if (vrrp_ && launched_) {
+    // A master leaves with priority 0, so its peer takes over after the skew time instead of
+    // the master-down interval; the workers are still running to send that advert.
+    vrrp_active_ = false;
+    vrrp_->shutdown();
+    for (int i = 0; i < 50 && rte_ring_count(rings_.to_port) != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   if (health_) health_->stop();
   if (api_) api_->stop();
   if (metrics_) metrics_->stop();
@@ -512,6 +587,7 @@ void Node::shutdown() {
   }
   if (!workers_.empty()) log_counters();
   health_.reset();
+  vrrp_.reset();
   api_.reset();
   metrics_.reset();
   lcores_.clear();

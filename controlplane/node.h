@@ -31,6 +31,7 @@
 #include "pipeline.h"
 #include "service_state.h"
 #include "snapshot_publisher.h"
+#include "vrrp_controller.h"
 
 namespace fulcrum {
 
@@ -60,6 +61,9 @@ class Node {
   void load_state();
   uint16_t stat_id_for(const std::string& service, Ipv4Be addr, uint16_t port);
   void warn_unserved_features() const;
+  void start_vrrp();
+  void update_vrrp_tracking();
+  void send_frame(const std::vector<uint8_t>& frame);
   void log_counters() const;
 
   // The API and metrics (node_api.cc).
@@ -93,6 +97,10 @@ class Node {
   std::unique_ptr<HealthChecker> health_;
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<VrrpController> vrrp_;
+  // Set by the control thread while some [[vrrp]] instance runs: the exception path then takes
+  // VRRP frames away from the kernel and hands them to vrrp_.
+  std::atomic<bool> vrrp_active_{false};
   ServiceState state_;
   NeighborTable neighbors_;
   uint64_t version_ = 0;

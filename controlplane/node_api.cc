@@ -54,8 +54,9 @@ json Node::handle_request(const json& request) {
   if (cmd == "list") return list_reply();
   if (cmd == "stats") return stats_reply();
   if (cmd == "vrrp") {
-    if (!config_.vrrp.empty()) return error("VRRP is not run by this version");
-    return json{{"ok", true}, {"instances", json::array()}};
+    json reply = vrrp_ ? vrrp_->status() : json{{"instances", json::array()}};
+    reply["ok"] = true;
+    return reply;
   }
   if (cmd == "reload") {
     std::string message;
@@ -257,6 +258,7 @@ std::string Node::metrics_text() const {
       w.sample("fulcrum_worker_drops_total", l, wk["drops"].value(reason, 0.0));
     }
   }
+  if (vrrp_) vrrp_->write_metrics(w);
   w.family("fulcrum_tables_version", "gauge", "Version of the forwarding tables in use");
   w.sample("fulcrum_tables_version", {}, static_cast<double>(version_));
   return w.str();

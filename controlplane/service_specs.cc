@@ -18,6 +18,13 @@ std::vector<Ipv4Be> next_hops_needed(const Config& config, const PortConfig& por
       if (const auto hop = next_hop(port, b.address)) hops.insert(*hop);
     }
   }
+  // Unicast VRRP adverts go to each peer's MAC (or its gateway's).
+  for (const VrrpConfig& v : config.vrrp) {
+    if (v.port != port.name) continue;
+    for (const Ipv4Be peer : v.unicast_peers) {
+      if (const auto hop = next_hop(port, peer)) hops.insert(*hop);
+    }
+  }
   return {hops.begin(), hops.end()};
 }
 

@@ -17,7 +17,8 @@ namespace fulcrum {
 // else the port's gateway; nullopt when off-link with no gateway.
 std::optional<Ipv4Be> next_hop(const PortConfig& port, Ipv4Be dest);
 
-// Every next hop the services' backends need (deduplicated, sorted).
+// Every next hop the services' backends and the port's unicast VRRP peers need (deduplicated,
+// sorted).
 std::vector<Ipv4Be> next_hops_needed(const Config& config, const PortConfig& port);
 
 // Every VIP of the config's services, deduplicated, in order of appearance.

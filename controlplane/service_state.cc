@@ -229,6 +229,20 @@ void ServiceState::restore_writers(
   }
 }
 
+bool ServiceState::out_of_service(const std::string& service) const {
+  for (const ServiceStatus& svc : services_) {
+    if (svc.config.name != service) continue;
+    for (const BackendStatus& b : svc.backends) {
+      if (usable(b)) return false;
+      if (b.health == BackendHealth::kUnknown && b.admin == AdminState::kEnabled && b.weight > 0) {
+        return false;  // no verdict yet: at start, do not give the VIPs away before checking
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
 std::vector<ServiceSpec> ServiceState::specs(const PortConfig& port,
                                              const NeighborTable& neighbors) const {
   std::vector<ServiceSpec> out;

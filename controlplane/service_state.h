@@ -77,6 +77,11 @@ class ServiceState {
   void restore_writers(const std::map<std::string, std::pair<Ipv4Be, uint16_t>>& writers);
 
   std::vector<ServiceSpec> specs(const PortConfig& port, const NeighborTable& neighbors) const;
+
+  // True when a service can take no new flow and none of its backends is still waiting for a
+  // first check result: every backend is down, drained, disabled or weighted 0. What VRRP
+  // tracking reacts to. False for a service that does not exist.
+  bool out_of_service(const std::string& service) const;
   const std::vector<ServiceStatus>& services() const { return services_; }
 
  private:

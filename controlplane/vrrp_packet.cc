@@ -38,7 +38,7 @@ std::string_view to_string(DropReason reason) {
     case DropReason::kTruncated:
       return "truncated";
     case DropReason::kAddressCount:
-      return "address-count";
+      return "address_count";
     case DropReason::kChecksum:
       return "checksum";
     case DropReason::kAuth:

@@ -590,6 +590,48 @@ vips = []
             expected);
 }
 
+TEST(ConfigErrors, UnicastRequestedWithoutPeers) {
+  EXPECT_EQ(error_of(kPort + kNova + R"([[vrrp]]
+name = "VI_1"
+port = "lan"
+vrid = 51
+unicast = true
+unicast_peers = []
+vips = ["192.0.2.26"]
+)"),
+            "t.toml:14: vrrp 'VI_1': unicast: is true but unicast_peers lists no peer");
+  EXPECT_EQ(error_of(kPort + kNova + R"([[vrrp]]
+name = "VI_1"
+port = "lan"
+vrid = 51
+unicast = false
+unicast_peers = ["192.0.2.3"]
+vips = ["192.0.2.26"]
+)"),
+            "t.toml:14: vrrp 'VI_1': unicast: is false but unicast_peers lists peers (leave it "
+            "out, or empty the list)");
+}
+
+TEST(Config, VrrpFaultTrackingAndGarpRefresh) {
+  const LoadResult r = load_config_string(kPort + kNova + R"([[vrrp]]
+name = "VI_1"
+port = "lan"
+vrid = 51
+unicast = true
+unicast_peers = ["192.0.2.3"]
+vips = ["192.0.2.26"]
+track_services = ["nova-api"]
+track_priority_delta = 0
+garp_refresh = "60s"
+)",
+                                          "t.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  const VrrpConfig& v = r.config->vrrp[0];
+  EXPECT_EQ(v.track_priority_delta, 0);
+  EXPECT_EQ(v.garp_refresh, milliseconds(60000));
+  EXPECT_EQ(v.garp_count, 5U);  // default
+}
+
 TEST(ConfigErrors, GaleraCheckWithoutUser) {
   EXPECT_EQ(error_of(kPort + kNova + "check = { type = \"galera\", password = \"x\" }\n"),
             "t.toml:10: service 'nova-api': check.user: required for a galera check");
