@@ -39,6 +39,8 @@ HTTP_PORT = 8774
 MYSQL_PORT = 3306
 LB0_ADDR = "192.0.2.2"
 LB0_MAC = "02:00:00:00:02:02"
+LB_ADDRS = {"lb0": LB0_ADDR, "lb1": "192.0.2.3"}
+LB_MACS = {"lb0": LB0_MAC, "lb1": "02:00:00:00:02:03"}
 CLIENT_ADDR = "192.0.2.100"
 CONTROLLERS = {"c0": "192.0.2.10", "c1": "192.0.2.11", "c2": "192.0.2.12"}
 DB_USER = "fulcrum"
@@ -619,7 +621,8 @@ class WaitingLab(Lab):
 class LbConfig:
     """A fulcrumd config for an LB node written by a test: lab.sh's generated [dataplane],
     [[port]] and [api] (socket, state file and log of its own in tmpdir, metrics on
-    127.0.0.1:9108 inside the node) and the services the test gives."""
+    127.0.0.1:9108 inside the node), the services the test gives, and `extra` (more tables,
+    such as [[vrrp]])."""
 
     def __init__(self, tmpdir, name, node="lb0"):
         self.tmpdir = tmpdir
@@ -629,6 +632,7 @@ class LbConfig:
         self.state_file = os.path.join(tmpdir, name + "-state.json")
         self.driver = "af_xdp"
         self.services = ""
+        self.extra = ""
 
     def text(self):
         return """# Written by %s
@@ -647,8 +651,8 @@ address = "%s/24"
 socket = "%s"
 state_file = "%s"
 metrics = "127.0.0.1:9108"
-%s""" % (os.path.basename(sys.argv[0]), self.driver, self.node, LB0_ADDR, self.socket,
-         self.state_file, self.services)
+%s%s""" % (os.path.basename(sys.argv[0]), self.driver, self.node, LB_ADDRS[self.node],
+           self.socket, self.state_file, self.services, self.extra)
 
     def write(self, services=None):
         """Writes the file atomically (a reload never reads half of it)."""
