@@ -21,6 +21,7 @@ packages=(
   galera-4        # lab.sh up --galera: libgalera_smm.so (wsrep provider)
   rsync           # lab.sh up --galera: rsync SST (wsrep_sst_rsync; uses ss from iproute2)
   nftables        # lab.sh partition / heal: nft in a controller's namespace
+  keepalived      # VRRP interop tests (its service does not start: no /etc/keepalived/keepalived.conf)
 )
 
 usage() {
