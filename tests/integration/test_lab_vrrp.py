@@ -33,11 +33,12 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labtest  # noqa: E402
+import prom_text  # noqa: E402
 from labtest import CONTROLLERS, HTTP_PORT, VIP, ms  # noqa: E402
 
 KILLS = 10
 GAP_LIMIT_MS = 600
-PLANNED = 2 + KILLS + 2 + 2 + 2 + 2
+PLANNED = 3 + KILLS + 2 + 2 + 2 + 2
 NODES = ("lb0", "lb1")
 PRIORITY = {"lb0": 150, "lb1": 100}
 TARGET = "%s:%d" % (VIP, HTTP_PORT)
@@ -183,6 +184,36 @@ def point_master(pair, tap):
     tap.ok(r["ok"] == 30 and labtest.LB_MACS["lb0"] in neigh,
            "VIP:8774 is served through lb0: 30 of 30 requests answered, the client's ARP entry "
            "for the VIP is lb0's MAC (%s)" % neigh, json.dumps(r)[:400])
+
+
+def vrrp_metrics(lab, node):
+    """{family: {tuple(labels): value}} of the fulcrum_vrrp_* families on node, or an error."""
+    _head, body = lab.metrics(node)
+    try:
+        fams = prom_text.by_family(prom_text.parse(body))
+    except prom_text.ParseError as e:
+        return {}, str(e)
+    out = {}
+    for name, fam in fams.items():
+        if name.startswith("fulcrum_vrrp_"):
+            out[name] = {tuple(s.labels): s.value for s in fam.samples}
+    return out, ""
+
+
+def point_metrics(pair, tap):
+    m0, e0 = vrrp_metrics(pair.lab, "lb0")
+    m1, e1 = vrrp_metrics(pair.lab, "lb1")
+    key = (("instance", "VI_1"),)
+    state0 = m0.get("fulcrum_vrrp_state", {}).get(key)
+    state1 = m1.get("fulcrum_vrrp_state", {}).get(key)
+    sent0 = m0.get("fulcrum_vrrp_adverts_sent_total", {}).get(key, 0)
+    recv1 = m1.get("fulcrum_vrrp_adverts_received_total", {}).get(key, 0)
+    prio1 = m1.get("fulcrum_vrrp_effective_priority", {}).get(key)
+    tap.ok(not e0 and not e1 and state0 == 2 and state1 == 1 and sent0 > 0 and recv1 > 0
+           and prio1 == 100,
+           "metrics: fulcrum_vrrp_state is 2 (master) on lb0 and 1 (backup) on lb1; lb0 sent %d "
+           "adverts, lb1 received %d" % (sent0, recv1),
+           "%s %s | lb0 %s | lb1 %s" % (e0, e1, m0, m1))
 
 
 def point_kills(pair, tap, tmp):
@@ -356,6 +387,7 @@ def body(tap):
         t = time.monotonic()
         try:
             point_master(pair, tap)
+            point_metrics(pair, tap)
             master = point_kills(pair, tap, tmp)
             tap.diag("points 1 and 2 (SIGKILL failovers, nopreempt) took %.1f s" % (
                 time.monotonic() - t))

@@ -285,3 +285,37 @@ TEST(VrrpController, NotifyRunsOnEveryTransitionInOrder) {
 
 }  // namespace
 }  // namespace fulcrum
+
+namespace fulcrum {
+namespace {
+
+TEST(VrrpController, ReloadKeepsStateUnlessProtocolSettingsChange) {
+  Segment s;
+  s.make(s.a, kAddrA, instance(150), s.b);
+  s.a.vrrp->start();
+  ASSERT_TRUE(s.run_until([&] { return owns(s.a); }, milliseconds(2000)));
+  const auto transitions = s.a.vrrp->status()["instances"][0]["transitions"];
+
+  Config same;
+  VrrpConfig v = instance(150);
+  v.garp_count = 7;  // not a protocol setting
+  same.vrrp.push_back(v);
+  EXPECT_EQ(s.a.vrrp->reconfigure(same), "");
+  EXPECT_TRUE(owns(s.a));
+  EXPECT_EQ(s.a.vrrp->status()["instances"][0]["transitions"], transitions);
+
+  Config changed;
+  changed.vrrp.push_back(instance(120));
+  EXPECT_EQ(s.a.vrrp->reconfigure(changed), "VRRP instance(s) restarted: VI_1");
+  EXPECT_EQ(state_of(s.a), "BACKUP");  // restarted through Initialize
+  EXPECT_EQ(s.a.vrrp->status()["instances"][0]["priority"], 120);
+  ASSERT_TRUE(s.run_until([&] { return owns(s.a); }, milliseconds(2000)));
+
+  EXPECT_EQ(s.a.vrrp->reconfigure(Config{}), "");  // removed: it leaves
+  EXPECT_TRUE(s.a.vrrp->empty());
+  EXPECT_TRUE(s.a.vrrp->owned_vips().empty());
+  EXPECT_FALSE(s.a.vrrp->manages(kVip));
+}
+
+}  // namespace
+}  // namespace fulcrum
