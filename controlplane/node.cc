@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -34,6 +35,11 @@ constexpr uint16_t kBurst = 32;
 constexpr unsigned kRingSize = 1024;
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr uint64_t kTicksPerSecond = 10;
+
+uint32_t port_seed() {
+  static std::random_device device;
+  return device();
+}
 
 uint64_t now_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -209,7 +215,10 @@ bool Node::start() {
   RTE_LCORE_FOREACH_WORKER(lcore) {
     if (w == workers) break;
     workers_.push_back(std::make_unique<Worker>(WorkerConfig{
-        .worker_id = w, .worker_count = workers, .flow_capacity = config_.dataplane.flows_per_worker}));
+        .worker_id = w,
+        .worker_count = workers,
+        .flow_capacity = config_.dataplane.flows_per_worker,
+        .fnat_port_start = static_cast<uint16_t>(port_seed())}));
     lcores_.push_back(std::make_unique<LcoreWorker>(
         LcoreWorkerConfig{.port_id = port_.id,
                           .queue = w,

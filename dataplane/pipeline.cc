@@ -73,7 +73,9 @@ uint16_t ports_per_worker(const Snapshot& snap, uint16_t worker_count) {
 }  // namespace
 
 Worker::Worker(const WorkerConfig& config)
-    : config_(config), flows_(config.flow_capacity, config.timeouts) {
+    : config_(config),
+      flows_(config.flow_capacity, config.timeouts),
+      next_port_offset_(config.fnat_port_start) {
   assert(config.worker_count > 0 && config.worker_id < config.worker_count);
   flows_.set_remove_hook(&Worker::on_flow_removed, this);
 }

@@ -46,6 +46,11 @@ struct WorkerConfig {
   uint16_t worker_count = 1;
   uint32_t flow_capacity = 1U << 20;
   FlowTimeouts timeouts;
+  // Where the FNAT source-port cursor starts in this worker's slice (taken modulo its size).
+  // fulcrumd picks it at random: a restarted node then does not hand out first the ports whose
+  // connections the backends still hold in TIME_WAIT (a SYN that hits one can be answered with
+  // a challenge ACK and cost the client a 1 s retransmission).
+  uint16_t fnat_port_start = 0;
 };
 
 // Per-worker state: flow table, counters, scheduler cursors, FNAT port cursor.

@@ -326,7 +326,8 @@ def point_standby(lab, tap, tmp):
     good, counts, failures = all_on(lab, 100, "c1")
     tap.ok(r.returncode == 0 and t_c0 is not None and good and serving(listing) == ["c1"],
            "galera-start c0: c0 is healthy again, and with failback = false the traffic stays "
-           "on c1 (100: %s)" % json.dumps(counts, sort_keys=True),
+           "on c1 (100: %s)%s" % (json.dumps(counts, sort_keys=True),
+                                  "; failed: %s" % failures[:2] if failures else ""),
            "start rc %d %s; %s; %s" % (r.returncode, r.stdout.strip()[-200:],
                                       labtest.ctl_summary(listing, "galera"),
                                       "; ".join(failures[:3])))

@@ -304,6 +304,25 @@ TEST_F(PipelineTest, UnresolvedNextHopIsADrop) {
   EXPECT_EQ(run(syn).arg, static_cast<uint16_t>(DropReason::kNoNeighbor));
 }
 
+TEST_F(PipelineTest, FnatPortCursorStartsWhereConfigured) {
+  use(ForwardMode::kFnat);
+  Worker w(WorkerConfig{.worker_id = 0, .worker_count = 1, .flow_capacity = 1024,
+                        .fnat_port_start = 500});
+  auto first = build_ipv4(client(41000));
+  ASSERT_EQ(run(first, &w).kind, ActionKind::kForward);
+  EXPECT_EQ(be16_to_host(parse(first).tuple.sport), snap_->fnat_port_lo + 500);
+  auto second = build_ipv4(client(41001));
+  ASSERT_EQ(run(second, &w).kind, ActionKind::kForward);
+  EXPECT_EQ(be16_to_host(parse(second).tuple.sport), snap_->fnat_port_lo + 501);
+  // Taken modulo the slice: any 16-bit value is a valid start.
+  Worker wrap(WorkerConfig{.worker_id = 0, .worker_count = 1, .flow_capacity = 1024,
+                           .fnat_port_start = 65535});
+  auto third = build_ipv4(client(41002));
+  ASSERT_EQ(run(third, &wrap).kind, ActionKind::kForward);
+  const uint16_t span = static_cast<uint16_t>(snap_->fnat_port_hi - snap_->fnat_port_lo + 1);
+  EXPECT_EQ(be16_to_host(parse(third).tuple.sport), snap_->fnat_port_lo + 65535 % span);
+}
+
 TEST_F(PipelineTest, RepliesOwnedByAnotherWorkerAreHandedOff) {
   use(ForwardMode::kFnat);
   Worker w0(WorkerConfig{.worker_id = 0, .worker_count = 2, .flow_capacity = 1024});
