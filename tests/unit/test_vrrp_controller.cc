@@ -145,8 +145,10 @@ TEST(VrrpController, BackupTakesOverWhenTheMasterFallsSilent) {
 
 TEST(VrrpController, ShutdownHandsOverAfterTheSkewTime) {
   Segment s;
-  s.make(s.a, kAddrA, instance(150), s.b);
-  s.make(s.b, kAddrB, instance(100), s.a);
+  VrrpConfig a = instance(150), b = instance(100);
+  a.advert_interval = b.advert_interval = milliseconds(100);
+  s.make(s.a, kAddrA, a, s.b);
+  s.make(s.b, kAddrB, b, s.a);
   s.a.vrrp->start();
   s.b.vrrp->start();
   ASSERT_TRUE(s.run_until([&] { return owns(s.a) && state_of(s.b) == "BACKUP"; },
@@ -155,7 +157,8 @@ TEST(VrrpController, ShutdownHandsOverAfterTheSkewTime) {
   EXPECT_TRUE(s.a.vrrp->owned_vips().empty());
   const auto took = s.run_until([&] { return owns(s.b); }, milliseconds(2000));
   ASSERT_TRUE(took);
-  EXPECT_LE(took->count(), 100);  // Skew_Time = 156/256 x 50 ms, not 180 ms
+  // Skew_Time = 156/256 x 100 ms = 61 ms, not Master_Down_Interval = 361 ms.
+  EXPECT_LE(took->count(), 250);
   EXPECT_EQ(s.b.vrrp->status()["instances"][0]["priority_zero_received"], 1);
 }
 
@@ -315,6 +318,50 @@ TEST(VrrpController, ReloadKeepsStateUnlessProtocolSettingsChange) {
   EXPECT_TRUE(s.a.vrrp->empty());
   EXPECT_TRUE(s.a.vrrp->owned_vips().empty());
   EXPECT_FALSE(s.a.vrrp->manages(kVip));
+}
+
+}  // namespace
+}  // namespace fulcrum
+
+namespace fulcrum {
+namespace {
+
+TEST(VrrpController, MasterHearingALowerMasterReannouncesAndTheLowerYields) {
+  Segment s;
+  s.make(s.a, kAddrA, instance(150), s.b);
+  s.make(s.b, kAddrB, instance(100), s.a);
+  s.a.connected = s.b.connected = false;  // a partition: both become master
+  s.a.vrrp->start();
+  s.b.vrrp->start();
+  ASSERT_TRUE(s.run_until([&] { return owns(s.a) && owns(s.b); }, milliseconds(2000)));
+  ASSERT_FALSE(s.b.sent.empty());
+  const int garps_before = s.a.garps;
+  // The partition heals and b's advert reaches a first: a asserts itself and re-announces.
+  s.a.vrrp->receive(s.b.sent.back().data(), s.b.sent.back().size());
+  EXPECT_EQ(s.a.garps, garps_before + 2);  // garp_count rounds for its one VIP
+  EXPECT_TRUE(owns(s.a));
+  s.a.connected = s.b.connected = true;
+  ASSERT_TRUE(s.run_until([&] { return state_of(s.b) == "BACKUP"; }, milliseconds(1000)));
+  EXPECT_TRUE(s.b.vrrp->owned_vips().empty());
+  EXPECT_TRUE(owns(s.a));
+}
+
+TEST(VrrpController, GarpRefreshRepeatsWhileMaster) {
+  Segment s;
+  VrrpConfig v = instance(150);
+  v.garp_refresh = milliseconds(40);
+  s.make(s.a, kAddrA, v, s.b);
+  s.a.vrrp->start();
+  ASSERT_TRUE(s.run_until([&] { return owns(s.a); }, milliseconds(2000)));
+  const int after_burst = s.a.garps;
+  EXPECT_EQ(after_burst, 2);
+  s.run_until([] { return false; }, milliseconds(400));
+  EXPECT_GE(s.a.garps, after_burst + 3);  // about one every 40 ms (fewer on a loaded machine)
+  EXPECT_LE(s.a.garps, after_burst + 11);
+  s.a.vrrp->shutdown();
+  const int at_stop = s.a.garps;
+  s.run_until([] { return false; }, milliseconds(100));
+  EXPECT_EQ(s.a.garps, at_stop);  // no refresh once it is no longer master
 }
 
 }  // namespace
