@@ -237,15 +237,27 @@ std::string format_vrrp(const json& reply) {
   const json& instances = array_member(reply, "instances");
   if (instances.empty()) return "no VRRP instances\n";
   TextTable table;
-  table.add_row({"Name", "State", "Priority", "Effective", "VRID", "Master", "VIPs"});
+  table.add_row({"Name", "State", "Priority", "Effective", "VRID", "Master", "Transitions",
+                 "Sent", "Received", "Dropped", "VIPs"});
   for (const json& instance : instances) {
     std::string vips;
     for (const json& vip : array_member(instance, "vips")) {
       vips += (vips.empty() ? "" : ", ") + text(vip);
     }
+    // Adverts that changed nothing, all reasons together (--json has them by reason).
+    std::string dropped = "-";
+    if (const json& drops = member(instance, "drops"); drops.is_object()) {
+      long long sum = 0;
+      for (const auto& [reason, n] : drops.items()) {
+        if (n.is_number()) sum += n.get<long long>();
+      }
+      dropped = std::to_string(sum);
+    }
     table.add_row({text(member(instance, "name")), text(member(instance, "state")),
                    text(member(instance, "priority")), text(member(instance, "effective_priority")),
                    text(member(instance, "vrid")), text(member(instance, "master")),
+                   text(member(instance, "transitions")), text(member(instance, "adverts_sent")),
+                   text(member(instance, "adverts_received")), dropped,
                    vips.empty() ? "-" : vips});
   }
   return table.str();

@@ -205,8 +205,10 @@ with tempfile.TemporaryDirectory() as tmp:
 
     r, sent = exchange("vrrp")
     check(r.returncode == 0 and sent == [{"cmd": "vrrp"}]
-          and r.stdout == ("Name  State   Priority  Effective  VRID  Master     VIPs\n"
-                           "VI_1  MASTER  150       150        51    192.0.2.2  192.0.2.26\n"),
+          and r.stdout == ("Name  State   Priority  Effective  VRID  Master     Transitions  "
+                           "Sent  Received  Dropped  VIPs\n"
+                           "VI_1  MASTER  150       150        51    192.0.2.2  -            "
+                           "-     -         -        192.0.2.26\n"),
           "vrrp prints a table of instances", show(r))
 
     server.vrrp = {"ok": True, "instances": []}

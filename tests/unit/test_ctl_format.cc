@@ -219,6 +219,10 @@ TEST(CtlFormat, VrrpTableAndEmptyList) {
                          {"effective_priority", 150},
                          {"vrid", 51},
                          {"master", "192.0.2.2"},
+                         {"transitions", 2},
+                         {"adverts_sent", 1200},
+                         {"adverts_received", 0},
+                         {"drops", {{"ttl", 3}, {"checksum", 4}}},
                          {"vips", {"192.0.2.26", "192.0.2.27"}}},
                         {{"name", "VI_galera"},
                          {"state", "BACKUP"},
@@ -228,9 +232,12 @@ TEST(CtlFormat, VrrpTableAndEmptyList) {
                          {"master", "192.0.2.3"},
                          {"vips", json::array()}}}}};
   EXPECT_EQ(format_vrrp(reply),
-            "Name       State   Priority  Effective  VRID  Master     VIPs\n"
-            "VI_1       MASTER  150       150        51    192.0.2.2  192.0.2.26, 192.0.2.27\n"
-            "VI_galera  BACKUP  100       90         52    192.0.2.3  -\n");
+            "Name       State   Priority  Effective  VRID  Master     Transitions  Sent  Received  "
+            "Dropped  VIPs\n"
+            "VI_1       MASTER  150       150        51    192.0.2.2  2            1200  0         "
+            "7        192.0.2.26, 192.0.2.27\n"
+            "VI_galera  BACKUP  100       90         52    192.0.2.3  -            -     -         "
+            "-        -\n");
   EXPECT_EQ(format_vrrp({{"ok", true}, {"instances", json::array()}}), "no VRRP instances\n");
 }
 
