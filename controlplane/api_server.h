@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json_fwd.hpp>
@@ -53,5 +54,11 @@ class ApiServer {
   class Impl;
   std::shared_ptr<Impl> impl_;  // shared with the pending asynchronous operations
 };
+
+// One request line in, one reply line out (no newline): parses the JSON, checks that it is an
+// object with a string "cmd", calls the handler, and turns every failure (malformed JSON, a
+// handler's exception) into {"ok":false,"error":...}. What each connection runs; public for the
+// tests and the API fuzzer.
+std::string handle_api_line(std::string_view line, const ApiServer::Handler& handler);
 
 }  // namespace fulcrum

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "api_requests.h"
 #include "log.h"
 #include "node.h"
 #include "prometheus.h"
@@ -15,37 +16,6 @@ namespace {
 using nlohmann::json;
 
 json error(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
-
-// "A.B.C.D" or "A.B.C.D:PORT".
-std::optional<BackendRef> backend_ref(const json& request, std::string& err) {
-  if (!request.contains("service") || !request["service"].is_string() ||
-      !request.contains("backend") || !request["backend"].is_string()) {
-    err = "needs \"service\" and \"backend\" (ADDRESS or ADDRESS:PORT)";
-    return std::nullopt;
-  }
-  BackendRef ref;
-  ref.service = request["service"].get<std::string>();
-  std::string text = request["backend"].get<std::string>();
-  const auto colon = text.find(':');
-  if (colon != std::string::npos) {
-    const std::string port = text.substr(colon + 1);
-    text.resize(colon);
-    char* end = nullptr;
-    const unsigned long p = std::strtoul(port.c_str(), &end, 10);
-    if (port.empty() || *end != '\0' || p == 0 || p > 65535) {
-      err = "backend port '" + port + "' is not a port number";
-      return std::nullopt;
-    }
-    ref.port = static_cast<uint16_t>(p);
-  }
-  const auto addr = parse_ipv4(text);
-  if (!addr) {
-    err = "backend address '" + text + "' is not an IPv4 address";
-    return std::nullopt;
-  }
-  ref.addr = *addr;
-  return ref;
-}
 
 }  // namespace
 
@@ -63,26 +33,14 @@ json Node::handle_request(const json& request) {
     if (!reload(message)) return error(message);
     return json{{"ok", true}, {"message", message}};
   }
-  if (cmd == "drain" || cmd == "enable" || cmd == "disable" || cmd == "weight") {
-    std::string err;
-    const auto ref = backend_ref(request, err);
-    if (!ref) return error(cmd + ": " + err);
+  if (is_backend_command(cmd)) {
+    const auto parsed = parse_backend_command(request);
+    if (const auto* err = std::get_if<std::string>(&parsed)) return error(*err);
     std::string message;
-    std::optional<std::string> failure;
-    if (cmd == "weight") {
-      if (!request.contains("weight") || !request["weight"].is_number_integer() ||
-          request["weight"].get<int64_t>() < 0 || request["weight"].get<int64_t>() > 65535) {
-        return error("weight: needs \"weight\", an integer 0-65535");
-      }
-      failure = state_.set_weight(*ref, static_cast<uint16_t>(request["weight"].get<int64_t>()),
-                                  message);
-    } else {
-      const AdminState admin = cmd == "drain"     ? AdminState::kDrain
-                               : cmd == "disable" ? AdminState::kDisabled
-                                                  : AdminState::kEnabled;
-      failure = state_.set_admin(*ref, admin, message);
+    if (const auto failure = apply_backend_command(state_, std::get<BackendCommand>(parsed),
+                                                   message)) {
+      return error(*failure);
     }
-    if (failure) return error(*failure);
     FULCRUM_LOG(kNotice, "%s (fulcrumctl %s)", message.c_str(), cmd.c_str());
     publish_tables(cmd.c_str());
     return json{{"ok", true}, {"message", message}};

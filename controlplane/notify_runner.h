@@ -24,10 +24,10 @@ namespace fulcrum {
 
 struct NotifyResult {
   std::vector<std::string> argv;
-  int exit_code = -1;    // the program's exit status, or -1 when it did not exit by itself
-  int signal = 0;        // the signal that ended it, if any
+  int exit_code = -1;  // the program's exit status, or -1 when it did not exit by itself
+  int signal = 0;      // the signal that ended it, if any
   bool timed_out = false;
-  std::string error;     // why it could not be started
+  std::string error;  // why it could not be started
 };
 
 class NotifyRunner {

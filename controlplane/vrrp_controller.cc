@@ -10,7 +10,8 @@
 namespace fulcrum {
 
 struct VrrpController::Instance : std::enable_shared_from_this<Instance> {
-  Instance(boost::asio::io_context& io, const VrrpConfig& cfg, const VrrpInstanceConfig& machine_cfg)
+  Instance(boost::asio::io_context& io, const VrrpConfig& cfg,
+           const VrrpInstanceConfig& machine_cfg)
       : config(cfg), machine(machine_cfg), timer(io), garp_timer(io), refresh_timer(io) {}
 
   VrrpConfig config;
@@ -55,10 +56,14 @@ std::string join_addresses(const std::vector<Ipv4Be>& addrs) {
 
 int state_number(VrrpState s) {
   switch (s) {
-    case VrrpState::kInitialize: return 0;
-    case VrrpState::kBackup: return 1;
-    case VrrpState::kMaster: return 2;
-    case VrrpState::kFault: return 3;
+    case VrrpState::kInitialize:
+      return 0;
+    case VrrpState::kBackup:
+      return 1;
+    case VrrpState::kMaster:
+      return 2;
+    case VrrpState::kFault:
+      return 3;
   }
   return 0;
 }
@@ -67,10 +72,14 @@ int state_number(VrrpState s) {
 
 std::string_view to_string(VrrpFrameDrop reason) {
   switch (reason) {
-    case VrrpFrameDrop::kMalformedIp: return "malformed_ip";
-    case VrrpFrameDrop::kUnknownVrid: return "unknown_vrid";
-    case VrrpFrameDrop::kNotPeer: return "not_peer";
-    case VrrpFrameDrop::kIgnored: return "ignored";
+    case VrrpFrameDrop::kMalformedIp:
+      return "malformed_ip";
+    case VrrpFrameDrop::kUnknownVrid:
+      return "unknown_vrid";
+    case VrrpFrameDrop::kNotPeer:
+      return "not_peer";
+    case VrrpFrameDrop::kIgnored:
+      return "ignored";
   }
   return "unknown";
 }
@@ -78,22 +87,21 @@ std::string_view to_string(VrrpFrameDrop reason) {
 VrrpController::VrrpController(boost::asio::io_context& io, const PortConfig& port,
                                const MacAddr& port_mac, VrrpHooks hooks)
     : io_(io), port_(port), port_mac_(port_mac), hooks_(std::move(hooks)) {
-  notifier_ = std::make_unique<NotifyRunner>(
-      std::chrono::seconds(30), [](const NotifyResult& r) {
-        std::string cmd;
-        for (const std::string& a : r.argv) cmd += (cmd.empty() ? "" : " ") + a;
-        if (!r.error.empty()) {
-          FULCRUM_LOG(kError, "notify: cannot run %s: %s", cmd.c_str(), r.error.c_str());
-        } else if (r.timed_out) {
-          FULCRUM_LOG(kError, "notify: %s ran too long and was killed", cmd.c_str());
-        } else if (r.signal != 0) {
-          FULCRUM_LOG(kWarning, "notify: %s was killed by signal %d", cmd.c_str(), r.signal);
-        } else if (r.exit_code != 0) {
-          FULCRUM_LOG(kWarning, "notify: %s exited with status %d", cmd.c_str(), r.exit_code);
-        } else {
-          FULCRUM_LOG(kInfo, "notify: %s done", cmd.c_str());
-        }
-      });
+  notifier_ = std::make_unique<NotifyRunner>(std::chrono::seconds(30), [](const NotifyResult& r) {
+    std::string cmd;
+    for (const std::string& a : r.argv) cmd += (cmd.empty() ? "" : " ") + a;
+    if (!r.error.empty()) {
+      FULCRUM_LOG(kError, "notify: cannot run %s: %s", cmd.c_str(), r.error.c_str());
+    } else if (r.timed_out) {
+      FULCRUM_LOG(kError, "notify: %s ran too long and was killed", cmd.c_str());
+    } else if (r.signal != 0) {
+      FULCRUM_LOG(kWarning, "notify: %s was killed by signal %d", cmd.c_str(), r.signal);
+    } else if (r.exit_code != 0) {
+      FULCRUM_LOG(kWarning, "notify: %s exited with status %d", cmd.c_str(), r.exit_code);
+    } else {
+      FULCRUM_LOG(kInfo, "notify: %s done", cmd.c_str());
+    }
+  });
 }
 
 VrrpController::~VrrpController() {
@@ -160,8 +168,7 @@ void VrrpController::start() {
                 "(%s) starting: VRID %u, VRRPv%u, priority %u, advert every %lld ms, %s, %s, "
                 "VIPs %s",
                 inst->config.name.c_str(), inst->config.vrid, inst->config.version,
-                inst->config.priority,
-                static_cast<long long>(inst->config.advert_interval.count()),
+                inst->config.priority, static_cast<long long>(inst->config.advert_interval.count()),
                 inst->config.preempt ? "preempt" : "nopreempt",
                 inst->config.unicast_peers.empty()
                     ? "multicast 224.0.0.18"
@@ -208,8 +215,8 @@ void VrrpController::receive(const uint8_t* frame, size_t len) {
     ++inst->drops[std::string(to_string(VrrpFrameDrop::kNotPeer))];
     return;
   }
-  const vrrp::DecodeResult d = vrrp::decode_advert(f->payload, f->payload_len, f->src, f->dst,
-                                                   f->ttl, inst->config.version);
+  const vrrp::DecodeResult d =
+      vrrp::decode_advert(f->payload, f->payload_len, f->src, f->dst, f->ttl, inst->config.version);
   if (!d.ok()) {
     ++inst->drops[std::string(to_string(d.reason))];
     return;
@@ -285,12 +292,12 @@ void VrrpController::run_actions(Instance& inst, const VrrpActions& actions, con
       case VrrpActionType::kBecomeMaster:
       case VrrpActionType::kBecomeBackup:
       case VrrpActionType::kBecomeFault: {
-        const VrrpState state = a.type == VrrpActionType::kBecomeMaster ? VrrpState::kMaster
+        const VrrpState state = a.type == VrrpActionType::kBecomeMaster   ? VrrpState::kMaster
                                 : a.type == VrrpActionType::kBecomeBackup ? VrrpState::kBackup
                                                                           : VrrpState::kFault;
         // keepalived's words, so that operators' log searches keep working.
-        FULCRUM_LOG(kNotice, "(%s) Entering %s STATE (%s; priority %u)",
-                    inst.config.name.c_str(), std::string(to_string(state)).c_str(), cause,
+        FULCRUM_LOG(kNotice, "(%s) Entering %s STATE (%s; priority %u)", inst.config.name.c_str(),
+                    std::string(to_string(state)).c_str(), cause,
                     inst.machine.effective_priority());
         if (hooks_.vips_changed) {
           hooks_.vips_changed("vrrp " + inst.config.name + " " + std::string(to_string(state)));
@@ -365,12 +372,12 @@ void VrrpController::garp_round(Instance& inst) {
     --inst.garp_rounds_left;
     if (inst.garp_rounds_left > 0 && inst.config.garp_interval.count() > 0) {
       inst.garp_timer.expires_after(inst.config.garp_interval);
-      inst.garp_timer.async_wait([this, w = inst.weak_from_this()](
-                                     const boost::system::error_code& ec) {
-        const auto p = w.lock();
-        if (ec || !p || p->machine.state() != VrrpState::kMaster) return;
-        garp_round(*p);
-      });
+      inst.garp_timer.async_wait(
+          [this, w = inst.weak_from_this()](const boost::system::error_code& ec) {
+            const auto p = w.lock();
+            if (ec || !p || p->machine.state() != VrrpState::kMaster) return;
+            garp_round(*p);
+          });
       return;
     }
   }
@@ -379,16 +386,16 @@ void VrrpController::garp_round(Instance& inst) {
 void VrrpController::arm_refresh(Instance& inst) {
   if (inst.config.garp_refresh.count() <= 0) return;
   inst.refresh_timer.expires_after(inst.config.garp_refresh);
-  inst.refresh_timer.async_wait([this, w = inst.weak_from_this()](
-                                    const boost::system::error_code& ec) {
-    const auto p = w.lock();
-    if (ec || !p || p->machine.state() != VrrpState::kMaster) return;
-    for (const Ipv4Be vip : p->config.vips) {
-      if (hooks_.send_garp) hooks_.send_garp(vip);
-      ++p->garps_sent;
-    }
-    arm_refresh(*p);
-  });
+  inst.refresh_timer.async_wait(
+      [this, w = inst.weak_from_this()](const boost::system::error_code& ec) {
+        const auto p = w.lock();
+        if (ec || !p || p->machine.state() != VrrpState::kMaster) return;
+        for (const Ipv4Be vip : p->config.vips) {
+          if (hooks_.send_garp) hooks_.send_garp(vip);
+          ++p->garps_sent;
+        }
+        arm_refresh(*p);
+      });
 }
 
 void VrrpController::notify(Instance& inst, VrrpState state) {

@@ -17,7 +17,9 @@ constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint16_t kEtherTypeVlan = 0x8100;
 constexpr size_t kMinFrame = 60;
 
-uint16_t read_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t read_be16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 
 // Offset of the IPv4 header, or 0 when the frame is not IPv4.
 size_t ipv4_offset(const uint8_t* frame, size_t len) {

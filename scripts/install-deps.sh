@@ -16,6 +16,8 @@ packages=(
   librte-net-ring23 librte-net-null23 librte-net-pcap23
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev valgrind python3 python3-scapy
+  # fuzzing: clang's libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   # lab tools
   iproute2 iputils-ping ethtool tcpdump curl
 )

@@ -95,7 +95,9 @@ struct Segment {
   }
 };
 
-bool owns(const FakeNode& n) { return n.vrrp->owned_vips() == std::vector<Ipv4Be>{kVip}; }
+bool owns(const FakeNode& n) {
+  return n.vrrp->owned_vips() == std::vector<Ipv4Be>{kVip};
+}
 
 std::string state_of(const FakeNode& n) {
   return n.vrrp->status()["instances"][0]["state"].get<std::string>();
@@ -132,8 +134,8 @@ TEST(VrrpController, BackupTakesOverWhenTheMasterFallsSilent) {
   s.make(s.b, kAddrB, instance(100), s.a);
   s.a.vrrp->start();
   s.b.vrrp->start();
-  ASSERT_TRUE(s.run_until([&] { return owns(s.a) && state_of(s.b) == "BACKUP"; },
-                          milliseconds(2000)));
+  ASSERT_TRUE(
+      s.run_until([&] { return owns(s.a) && state_of(s.b) == "BACKUP"; }, milliseconds(2000)));
   s.run_until([] { return false; }, milliseconds(200));
   s.a.connected = false;  // SIGKILL: nothing more from a
   const auto took = s.run_until([&] { return owns(s.b); }, milliseconds(2000));
@@ -151,8 +153,8 @@ TEST(VrrpController, ShutdownHandsOverAfterTheSkewTime) {
   s.make(s.b, kAddrB, b, s.a);
   s.a.vrrp->start();
   s.b.vrrp->start();
-  ASSERT_TRUE(s.run_until([&] { return owns(s.a) && state_of(s.b) == "BACKUP"; },
-                          milliseconds(2000)));
+  ASSERT_TRUE(
+      s.run_until([&] { return owns(s.a) && state_of(s.b) == "BACKUP"; }, milliseconds(2000)));
   s.a.vrrp->shutdown();  // sends priority 0
   EXPECT_TRUE(s.a.vrrp->owned_vips().empty());
   const auto took = s.run_until([&] { return owns(s.b); }, milliseconds(2000));
@@ -174,15 +176,14 @@ TEST(VrrpController, TrackingLowersPriorityAndAPreemptingPeerTakesOver) {
   s.a.vrrp->update_tracking(out, true);
   s.a.vrrp->start();
   s.b.vrrp->start();
-  ASSERT_TRUE(s.run_until([&] { return owns(s.a) && state_of(s.b) == "BACKUP"; },
-                          milliseconds(2000)));
+  ASSERT_TRUE(
+      s.run_until([&] { return owns(s.a) && state_of(s.b) == "BACKUP"; }, milliseconds(2000)));
   nova_out = true;
   s.a.vrrp->update_tracking(out, true);
   EXPECT_EQ(s.a.vrrp->status()["instances"][0]["effective_priority"], 90);
-  EXPECT_EQ(s.a.vrrp->status()["instances"][0]["tracked_out"],
-            nlohmann::json::array({"nova-api"}));
-  ASSERT_TRUE(s.run_until([&] { return owns(s.b) && state_of(s.a) == "BACKUP"; },
-                          milliseconds(1000)));
+  EXPECT_EQ(s.a.vrrp->status()["instances"][0]["tracked_out"], nlohmann::json::array({"nova-api"}));
+  ASSERT_TRUE(
+      s.run_until([&] { return owns(s.b) && state_of(s.a) == "BACKUP"; }, milliseconds(1000)));
   nova_out = false;
   s.a.vrrp->update_tracking(out, true);
   EXPECT_EQ(s.a.vrrp->status()["instances"][0]["effective_priority"], 150);
