@@ -253,13 +253,44 @@ class ApiServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void on_written(const error_code& ec, bool close_after) {
     if (closed_) return;
-    if (ec || close_after) {
+    if (ec) {
       close();
+      return;
+    }
+    if (close_after) {
+      drain_then_close();
       return;
     }
     touch();
     process();
   }
+
+  // The client may still be sending (the rest of an oversized request): closing with its data
+  // unread would reset the connection, and the reset would destroy the error reply before the
+  // client reads it. So: stop sending, swallow what still comes (at most kMaxDrainBytes, for
+  // at most kDrainTime; the idle timer enforces that), and close at the client's EOF.
+  void drain_then_close() {
+    error_code ignored;
+    socket_.shutdown(Local::socket::shutdown_send, ignored);
+    deadline_ = Clock::now() + kDrainTime;
+    drain_more();
+  }
+
+  void drain_more() {
+    socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](
+                                                      const error_code& ec, size_t n) {
+      if (self->closed_) return;
+      self->drained_ += n;
+      if (ec || self->drained_ > kMaxDrainBytes) {
+        self->close();
+        return;
+      }
+      self->drain_more();
+    });
+  }
+
+  static constexpr size_t kMaxDrainBytes = 1 << 20;
+  static constexpr std::chrono::milliseconds kDrainTime{1000};
 
   std::shared_ptr<Impl> owner_;
   Local::socket socket_;
@@ -271,6 +302,7 @@ class ApiServer::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string in_;      // received and not yet handled
   size_t scanned_ = 0;  // in_[0, scanned_) holds no newline
   std::string out_;     // the reply being written
+  size_t drained_ = 0;  // bytes swallowed after a final error reply
 };
 
 void ApiServer::Impl::start() {

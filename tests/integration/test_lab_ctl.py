@@ -22,6 +22,7 @@ mysql check).
 import json
 import os
 import socket
+import stat
 import sys
 import time
 
@@ -31,7 +32,7 @@ import labtest  # noqa: E402
 import prom_text  # noqa: E402
 from labtest import CONTROLLERS, HTTP_PORT, VIP  # noqa: E402
 
-PLANNED = 3 + 7 + 2 + 1 + 4
+PLANNED = 3 + 7 + 2 + 1 + 4 + 2
 N_NEW = 200
 
 # Families the operator guide documents: type and label names.
@@ -294,6 +295,63 @@ def point_errors(tap, tmp, sock):
            "%s | %s" % (r1.stderr.strip(), r2.stderr.strip()))
 
 
+def api_exchange(sock_path, payload, timeout=5.0):
+    """Sends payload on a fresh connection to the API; (reply lines, closed by the server)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    data = b""
+    closed = False
+    try:
+        s.connect(sock_path)
+        try:
+            s.sendall(payload)
+        except OSError:
+            pass  # the server refused the rest (an oversized request): its reply is still there
+        while b"\n" not in data or payload.count(b"\n") > data.count(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+        if not closed:
+            s.settimeout(0.3)
+            try:
+                closed = s.recv(1) == b""
+            except socket.timeout:
+                closed = False
+    except OSError as e:
+        return ["OSError: %s" % e], True
+    finally:
+        s.close()
+    return [line for line in data.decode(errors="replace").splitlines() if line], closed
+
+
+def point_input_limits(tap, sock):
+    """Issue 8, input limits: oversized and malformed requests get an error and the API keeps
+    serving; the socket is root's alone (fulcrumctl as nobody cannot use it)."""
+    big, big_closed = api_exchange(sock, b'{"cmd":"list","pad":"' + b"x" * 70000 + b'"}\n')
+    bad, bad_closed = api_exchange(sock, b'{"cmd": "list"\n{"cmd":"weight","weight":1e999}\n'
+                                         b'["list"]\n{"cmd":"stats"}\n')
+    after = labtest.ctl_list(sock)
+    ok_big = len(big) == 1 and '"ok":false' in big[0] and "too large" in big[0] and big_closed
+    ok_bad = (len(bad) == 4 and all('"ok":false' in x for x in bad[:3])
+              and '"ok":true' in bad[3] and not bad_closed)
+    tap.ok(ok_big and ok_bad and after is not None,
+           "API input limits: a 70 kB request gets 'request too large' and its connection is "
+           "closed; malformed JSON, a number beyond a double and a non-object each get an error "
+           "on a connection that goes on serving; fulcrumd still answers",
+           "big %s closed=%s | bad %s closed=%s" % ([x[:120] for x in big], big_closed,
+                                                   [x[:120] for x in bad], bad_closed))
+    st = os.stat(sock)
+    r = labtest.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                     labtest.FULCRUMCTL, "-s", sock, "list"], timeout=15)
+    tap.ok(stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0 and r.returncode == 3
+           and "ermission denied" in r.stderr,
+           "the API socket is mode 0600, owned by root; fulcrumctl as nobody gets 'Permission "
+           "denied' (rc %d)" % r.returncode,
+           "mode %o uid %d; %s" % (stat.S_IMODE(st.st_mode), st.st_uid, r.stderr.strip()))
+
+
 def sum_samples(fams, name, **labels):
     fam = fams.get(name)
     if fam is None:
@@ -425,6 +483,7 @@ def body(tap):
             point_admin(lab, tap, tmp, sock)
             point_errors(tap, tmp, sock)
             point_invalid_reload(tap, sock)
+            point_input_limits(tap, sock)
         finally:
             tap.diag("point 5 (fulcrumctl) took %.1f s" % (time.monotonic() - t))
         t = time.monotonic()
