@@ -277,16 +277,16 @@ class ApiServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void drain_more() {
-    socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](
-                                                      const error_code& ec, size_t n) {
-      if (self->closed_) return;
-      self->drained_ += n;
-      if (ec || self->drained_ > kMaxDrainBytes) {
-        self->close();
-        return;
-      }
-      self->drain_more();
-    });
+    socket_.async_read_some(asio::buffer(chunk_),
+                            [self = shared_from_this()](const error_code& ec, size_t n) {
+                              if (self->closed_) return;
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kMaxDrainBytes) {
+                                self->close();
+                                return;
+                              }
+                              self->drain_more();
+                            });
   }
 
   static constexpr size_t kMaxDrainBytes = 1 << 20;
