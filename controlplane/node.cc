@@ -6,6 +6,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include <boost/asio/post.hpp>
@@ -394,6 +395,7 @@ void Node::tick() {
   }
   update_vrrp_tracking();
   if (ticks_ % kTicksPerSecond == 0) {
+    check_rx_stall();
     // New flows per second per backend, for fulcrumctl list and the metrics.
     for (const auto& [key, id] : stat_ids_) {
       uint64_t opened = 0;
@@ -421,6 +423,26 @@ void Node::tick() {
     reload(message);
   }
   if (g_dump_requested().exchange(false)) log_counters();
+}
+
+void Node::check_rx_stall() {
+  // A receive path that drops everything it is offered while handing nothing to the workers
+  // (seen with net_af_xdp in copy mode after a SYN flood): say so once a second while it lasts,
+  // since nothing else would tell the operator why the node went deaf.
+  rte_eth_stats es{};
+  if (rte_eth_stats_get(port_.id, &es) != 0) return;
+  const uint64_t missed = es.imissed - rx_missed_last_;
+  const uint64_t received = es.ipackets - rx_packets_last_;
+  rx_missed_last_ = es.imissed;
+  rx_packets_last_ = es.ipackets;
+  if (missed >= 100 && received * 10 < missed) {
+    FULCRUM_LOG(kError,
+                "port %s: receive overrun or stalled: %llu frames missed and %llu received in "
+                "the last second (%u of %u packet buffers free)",
+                port_cfg_.name.c_str(), static_cast<unsigned long long>(missed),
+                static_cast<unsigned long long>(received), rte_mempool_avail_count(pool_),
+                pool_->size);
+  }
 }
 
 void Node::apply_services() {

@@ -61,6 +61,7 @@ class Node {
   void load_state();
   uint16_t stat_id_for(const std::string& service, Ipv4Be addr, uint16_t port);
   void warn_unserved_features() const;
+  void check_rx_stall();
   void start_vrrp();
   void update_vrrp_tracking();
   void send_frame(const std::vector<uint8_t>& frame);
@@ -105,6 +106,7 @@ class Node {
   NeighborTable neighbors_;
   uint64_t version_ = 0;
   bool last_link_up_ = false;
+  uint64_t rx_missed_last_ = 0, rx_packets_last_ = 0;
   uint32_t garps_left_ = 3;
   std::map<std::tuple<std::string, Ipv4Be, uint16_t>, uint16_t> stat_ids_;
   uint16_t next_stat_id_ = 0;

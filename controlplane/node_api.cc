@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The runtime API's commands and the metrics page of a running Node.
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 
 #include <map>
 
@@ -125,6 +126,9 @@ json Node::stats_reply() const {
                                  {"rx_errors", es.ierrors},
                                  {"tx_errors", es.oerrors}}});
   json workers = json::array();
+  // Packet buffers: a pool that runs dry stops every receive queue (rx_missed grows).
+  const json mbufs = {{"size", pool_ != nullptr ? pool_->size : 0},
+                      {"free", pool_ != nullptr ? rte_mempool_avail_count(pool_) : 0}};
   json total_drops = json::object();
   for (size_t i = 0; i < workers_.size(); ++i) {
     const CounterTotals t = sum_counters({&workers_[i]->counters(), 1});
@@ -149,7 +153,8 @@ json Node::stats_reply() const {
                            {"busy_ratio", i < busy_ratio_.size() ? busy_ratio_[i] : 0.0},
                            {"drops", drops}});
   }
-  return json{{"ok", true}, {"ports", ports}, {"workers", workers}, {"drops", total_drops}};
+  return json{{"ok", true}, {"ports", ports}, {"mbufs", mbufs}, {"workers", workers},
+              {"drops", total_drops}};
 }
 
 std::string Node::metrics_text() const {

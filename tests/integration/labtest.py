@@ -633,13 +633,14 @@ class LbConfig:
         self.driver = "af_xdp"
         self.services = ""
         self.extra = ""
+        self.flows_per_worker = 65536
 
     def text(self):
         return """# Written by %s
 [dataplane]
 workers = 1
 poll = "adaptive"
-flows_per_worker = 65536
+flows_per_worker = %d
 eal = ["--no-huge", "-m", "256"]
 
 [[port]]
@@ -651,8 +652,8 @@ address = "%s/24"
 socket = "%s"
 state_file = "%s"
 metrics = "127.0.0.1:9108"
-%s%s""" % (os.path.basename(sys.argv[0]), self.driver, self.node, LB_ADDRS[self.node],
-           self.socket, self.state_file, self.services, self.extra)
+%s%s""" % (os.path.basename(sys.argv[0]), self.flows_per_worker, self.driver, self.node,
+           LB_ADDRS[self.node], self.socket, self.state_file, self.services, self.extra)
 
     def write(self, services=None):
         """Writes the file atomically (a reload never reads half of it)."""
