@@ -805,3 +805,25 @@ class TempDir:
 
 def ms(seconds):
     return int(round(seconds * 1000))
+
+
+def wait_for(pred, limit_s, step=0.02):
+    """Polls pred() every step seconds; the seconds it took to hold, or None after limit_s."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
+def rss_kib(pid):
+    """VmRSS of a process in KiB, or None when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None

@@ -38,17 +38,6 @@ C2 = CONTROLLERS["c2"]
 DETECT_S = 1.6
 
 
-def rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def services(c2_weight):
     return labtest.service_toml(
         "nova-api", HTTP_PORT, [(CONTROLLERS["c0"], None, None), (CONTROLLERS["c1"], None, None),
@@ -126,7 +115,7 @@ def body(tap):
                     done["flap"] += 1
                     next_flap = time.monotonic() + 3.0
                 if now >= next_rss:
-                    rss.append((now - t0, rss_kib(pid)))
+                    rss.append((now - t0, labtest.rss_kib(pid)))
                     next_rss += 1.0
                 i += 1
                 time.sleep(max(0.0, t0 + i * 0.1 - time.monotonic()))

@@ -84,15 +84,6 @@ def writer(cfg):
     return None
 
 
-def wait_for(pred, limit_s, step=0.05):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
-
-
 def dpdk_leftovers():
     found = []
     for pattern in ("/var/run/dpdk/*", "/dev/hugepages/*map_*", "/dev/hugepages/rtemap*"):
@@ -118,11 +109,11 @@ def body(tap):
     with labtest.TempDir() as tmp, labtest.WaitingLab(tap, "fnat") as lab:
         cfg0, cfg1 = config(tmp, "lb0", 150), config(tmp, "lb1", 100)
         lab.lb_start_config(cfg0, node="lb0")
-        wait_for(lambda: vrrp_state(cfg0) == "MASTER", 3.0)
+        labtest.wait_for(lambda: vrrp_state(cfg0) == "MASTER", 3.0)
         lab.lb_start_config(cfg1, node="lb1")
         # Move the writer to c1 on both nodes; with failback = false it stays there.
         lab.lab("http-stop", "c0", timeout=20)
-        moved = wait_for(lambda: writer(cfg0) == "c1" and writer(cfg1) == "c1", 5.0)
+        moved = labtest.wait_for(lambda: writer(cfg0) == "c1" and writer(cfg1) == "c1", 5.0)
         lab.lab("http-start", "c0", timeout=40)
         time.sleep(1.0)
         tap.diag("writer before the crash: lb0 %s, lb1 %s (moved after %s s)" % (
@@ -136,14 +127,14 @@ def body(tap):
             pid = lab.fulcrumd_pid("lb0")
             t_kill = time.monotonic()
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: not labtest.proc_alive(pid), 2.0, step=0.005)
-            took = wait_for(lambda: vrrp_state(cfg1) == "MASTER", 3.0)
+            labtest.wait_for(lambda: not labtest.proc_alive(pid), 2.0, step=0.005)
+            took = labtest.wait_for(lambda: vrrp_state(cfg1) == "MASTER", 3.0)
             # The unit's restart: RestartSec after the death, the same command line.
             time.sleep(restart_sec)
             t_restart = time.monotonic()
             lab.lb_start_config(cfg0, node="lb0")
             restarted = time.monotonic() - t_restart
-            back = wait_for(lambda: vrrp_state(cfg0) == "BACKUP", 3.0)
+            back = labtest.wait_for(lambda: vrrp_state(cfg0) == "BACKUP", 3.0)
             time.sleep(1.0)
         finally:
             open(stop, "w").close()

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """A SYN flood against VIP:8774 (issue 8): Fulcrum keeps forwarding and loses nothing.
 
-fulcrumd on lb0 (FNAT, net_af_packet: see below) with a flow table of FLOW_CAPACITY entries. Before the flood, KEEPALIVE
-HTTP/1.1 keep-alive connections are opened through the VIP (a request every 100 ms each). Then
+fulcrumd on lb0 (FNAT, net_af_packet: see below) with a flow table of FLOW_CAPACITY entries.
+Before the flood, KEEPALIVE HTTP/1.1 keep-alive connections are opened through the VIP (a request every 100 ms each). Then
 syn_flood.py sends SYNs from random addresses of 198.51.100.0/24 and 203.0.113.0/24 (DISTINCT
 distinct flows, more than 10x the table's capacity) for FLOOD_S seconds at FLOOD_PPS (why that
 rate: see below), while a client opens a new legitimate connection every 50 ms.
@@ -49,17 +49,6 @@ TARGET = "%s:%d" % (VIP, HTTP_PORT)
 SYN_FLOOD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syn_flood.py")
 
 
-def rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def body(tap):
     with labtest.TempDir() as tmp, labtest.WaitingLab(tap, "fnat") as lab:
         cfg = labtest.LbConfig(tmp, "flood")
@@ -78,7 +67,7 @@ def body(tap):
         legit = lab.client(tmp, "http-loop", "--target", TARGET, "--interval", "0.05",
                            "--timeout", "1", "--duration", str(FLOOD_S + 60), "--stop-file", stop)
         time.sleep(1.0)
-        rss_before = rss_kib(pid)
+        rss_before = labtest.rss_kib(pid)
         flood = labtest.ClientProc(tmp, "client", [
             labtest.PYTHON, "-I", SYN_FLOOD, "--target", TARGET, "--dst-mac", LB0_MAC,
             "--flows", str(DISTINCT), "--seconds", str(FLOOD_S), "--pps", str(FLOOD_PPS)])
@@ -93,7 +82,7 @@ def body(tap):
                 listing = labtest.ctl_list(cfg.socket)
                 ctl_ms.append(ms(time.monotonic() - t0))
                 ctl_fail += listing is None
-                rss.append(rss_kib(pid))
+                rss.append(labtest.rss_kib(pid))
             flood_result = flood.finish(30)
             t_flood_end = time.monotonic()
             time.sleep(1.0)

@@ -189,15 +189,6 @@ vips = ["%s"]
         return self.instance().get("state")
 
 
-def wait_for(pred, limit_s, step=0.02):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
-
-
 def client_sees(lab, node):
     """The client reaches the VIP and its ARP entry for it is node's MAC."""
     ping = lab.exec("client", ["ping", "-c", "1", "-W", "1", VIP], timeout=5)
@@ -210,7 +201,8 @@ def combo(lab, tap, fulcrum, ka, version, unicast):
     down = master_down_s(version, 100) + 1.0
     # A. fulcrumd master, keepalived joins as backup.
     fulcrum.start(version, unicast, 150)
-    became = wait_for(lambda: fulcrum.state() == "MASTER", master_down_s(version, 150) + 2.0)
+    became = labtest.wait_for(lambda: fulcrum.state() == "MASTER",
+                              master_down_s(version, 150) + 2.0)
     ka.start(version, unicast, 100)
     time.sleep(down + 0.5)  # longer than keepalived's master-down interval
     held = ka.holds_vip()
@@ -223,8 +215,8 @@ def combo(lab, tap, fulcrum, ka, version, unicast):
     # B. SIGKILL of fulcrumd: keepalived takes over.
     t0 = time.monotonic()
     fulcrum.kill()
-    took = wait_for(ka.holds_vip, down + 2.0)
-    seen = wait_for(lambda: client_sees(lab, "lb1")[0], 3.0, step=0.1)
+    took = labtest.wait_for(ka.holds_vip, down + 2.0)
+    seen = labtest.wait_for(lambda: client_sees(lab, "lb1")[0], 3.0, step=0.1)
     tap.ok(took is not None and seen is not None,
            "%s: SIGKILL of fulcrumd: keepalived takes the VIP (%s ms) and the client reaches it "
            "at lb1-0's MAC" % (name, labtest.ms(took) if took is not None else "never"),
@@ -242,8 +234,9 @@ def combo(lab, tap, fulcrum, ka, version, unicast):
     # D. SIGKILL of keepalived: fulcrumd takes over.
     t0 = time.monotonic()
     ka.kill()
-    took = wait_for(lambda: fulcrum.state() == "MASTER", master_down_s(version, 50) + 2.0)
-    ok_d = wait_for(lambda: client_sees(lab, "lb0")[0], 3.0, step=0.1)
+    took = labtest.wait_for(lambda: fulcrum.state() == "MASTER",
+                            master_down_s(version, 50) + 2.0)
+    ok_d = labtest.wait_for(lambda: client_sees(lab, "lb0")[0], 3.0, step=0.1)
     tap.ok(took is not None and ok_d is not None,
            "%s: SIGKILL of keepalived: fulcrumd takes the VIP after %s ms and the client "
            "reaches it at lb0's MAC" % (name, labtest.ms(time.monotonic() - t0)),
@@ -253,7 +246,8 @@ def combo(lab, tap, fulcrum, ka, version, unicast):
 def malformed(lab, tap, fulcrum, version, faults):
     """Acceptance 4 against a fulcrumd master of `version` (started here, alone)."""
     fulcrum.start(version, False, 150)
-    wait_for(lambda: fulcrum.state() == "MASTER", master_down_s(version, 150) + 2.0)
+    labtest.wait_for(lambda: fulcrum.state() == "MASTER", master_down_s(version, 150) + 2.0,
+                     step=0.02)
     before = fulcrum.vrrp()
     argv = [labtest.PYTHON, "-I", ADVERTS, "--version", str(version), "--count", "3"]
     r = lab.exec("client", argv + list(faults), timeout=60)
@@ -274,7 +268,7 @@ def malformed(lab, tap, fulcrum, version, faults):
                                               json.dumps(counted, sort_keys=True)),
            "rc %d %s; after: %s" % (r.returncode, r.stderr.strip()[-300:], json.dumps(after)))
     r = lab.exec("client", argv + ["good"], timeout=30)
-    went = wait_for(lambda: fulcrum.state() == "BACKUP", 1.0)
+    went = labtest.wait_for(lambda: fulcrum.state() == "BACKUP", 1.0)
     tap.ok(r.returncode == 0 and went is not None,
            "VRRPv%d: a well-formed advert with priority 254 from the same sender makes fulcrumd "
            "BACKUP (the broken ones did reach it)" % version, json.dumps(fulcrum.instance()))
