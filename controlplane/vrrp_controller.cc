@@ -121,43 +121,49 @@ void VrrpController::configure(const Config& config) {
 }
 
 std::string VrrpController::reconfigure(const Config& config) {
-  std::vector<std::shared_ptr<Instance>> next;
+  // Decide first, act after: the actions publish tables, which read instances_, so it must
+  // never hold a half-updated list.
+  std::vector<std::shared_ptr<Instance>> next, leaving, starting;
   std::string restarted;
-  const auto now = Clock::now();
   for (const VrrpConfig& v : config.vrrp) {
     if (v.port != port_.name) continue;
-    auto it = std::find_if(instances_.begin(), instances_.end(),
-                           [&](const auto& i) { return i && i->config.name == v.name; });
+    const auto it = std::find_if(instances_.begin(), instances_.end(),
+                                 [&](const auto& i) { return i->config.name == v.name; });
     if (it != instances_.end() && same_protocol((*it)->config, v)) {
       (*it)->config = v;  // notify, tracking and GARP settings
-      next.push_back(std::move(*it));
+      next.push_back(*it);
       continue;
     }
     if (it != instances_.end()) {
-      Instance& old = **it;
       FULCRUM_LOG(kNotice, "(%s) protocol settings changed: restarting the instance",
                   v.name.c_str());
-      run_actions(old, old.machine.shutdown(now), "reload");
-      old.timer.cancel();
-      old.garp_timer.cancel();
-      old.refresh_timer.cancel();
+      leaving.push_back(*it);
       restarted += (restarted.empty() ? "" : ", ") + v.name;
-      it->reset();
     }
     next.push_back(make_instance(v));
-    Instance& fresh = *next.back();
-    if (service_out_) apply_tracking(fresh);
-    run_actions(fresh, fresh.machine.start(now), "start");
+    starting.push_back(next.back());
   }
-  for (auto& old : instances_) {
-    if (!old) continue;
+  for (const auto& old : instances_) {
+    if (std::find(next.begin(), next.end(), old) != next.end() ||
+        std::find(leaving.begin(), leaving.end(), old) != leaving.end()) {
+      continue;
+    }
     FULCRUM_LOG(kNotice, "(%s) removed from the config: leaving", old->config.name.c_str());
+    leaving.push_back(old);
+  }
+  const auto now = Clock::now();
+  // Leave while still listed: a master sends priority 0 and its VIPs drop out at once.
+  for (const auto& old : leaving) {
     run_actions(*old, old->machine.shutdown(now), "reload");
     old->timer.cancel();
     old->garp_timer.cancel();
     old->refresh_timer.cancel();
   }
   instances_ = std::move(next);
+  for (const auto& fresh : starting) {
+    if (service_out_) apply_tracking(*fresh);
+    run_actions(*fresh, fresh->machine.start(now), "start");
+  }
   return restarted.empty() ? "" : "VRRP instance(s) restarted: " + restarted;
 }
 

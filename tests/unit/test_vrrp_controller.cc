@@ -75,7 +75,17 @@ struct Segment {
                           if (peer.vrrp) peer.vrrp->receive(frame.data(), frame.size());
                         });
                       },
-                  .vips_changed = [&n](const std::string& why) { n.published.push_back(why); },
+                  .vips_changed =
+                      [&n](const std::string& why) {
+                        // As the Node does: a publish reads the controller's state right away.
+                        if (n.vrrp) {
+                          for (const Ipv4Be vip : n.vrrp->owned_vips()) {
+                            EXPECT_TRUE(n.vrrp->manages(vip));
+                          }
+                          (void)n.vrrp->status();
+                        }
+                        n.published.push_back(why);
+                      },
                   .send_garp = [&n](Ipv4Be) { ++n.garps; },
                   .peer_mac = [](Ipv4Be) { return std::optional<MacAddr>(); }});
     Config c;
