@@ -158,16 +158,17 @@ def http_loop(lab, tmp, stop, duration=20):
 
 
 def analyse(records, t_kill):
-    """(gap ms from the last answer before t_kill to the first after it, failures after that
-    first answer, total requests)."""
-    ok = [r for r in records if not r[2].startswith("ERR")]
-    before = [r[1] for r in ok if r[1] <= t_kill]
-    after = [r[1] for r in ok if r[1] > t_kill]
-    if not before or not after:
+    """(gap ms, failures after it, total requests). The gap is the longest time without an
+    answer that ends after t_kill: from one answer to the next (by the time each arrived), so
+    that a request already on its way back through the old master when it died does not end
+    the outage early."""
+    ok = sorted(r[1] for r in records if not r[2].startswith("ERR"))
+    gaps = [(b - a, b) for a, b in zip(ok, ok[1:]) if b > t_kill]
+    if not gaps or not any(t <= t_kill for t in ok):
         return None, [], len(records)
-    first_after = min(after)
-    late_failures = [r for r in records if r[0] > first_after and r[2].startswith("ERR")]
-    return ms(first_after - max(before)), late_failures, len(records)
+    gap, back = max(gaps)
+    late_failures = [r for r in records if r[0] > back and r[2].startswith("ERR")]
+    return ms(gap), late_failures, len(records)
 
 
 def point_master(pair, tap):
