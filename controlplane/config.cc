@@ -124,7 +124,7 @@ bool valid_devargs(std::string_view args) {
     const size_t eq = item.find('=');
     if (eq == 0 || eq == std::string_view::npos || eq + 1 == item.size()) return false;
     for (size_t i = 0; i < eq; ++i) {
-      if (!is_word(item[i])) return false;
+      if (!is_word(item[i]) && item[i] != '-') return false;  // memif: socket-abstract, zero-copy
     }
     start = end + 1;
   }

@@ -498,6 +498,23 @@ address = "192.0.2.2/24"
             "(net_<driver>[,key=value...]) nor a PCI address (0000:03:00.0)");
 }
 
+TEST(Config, DevargKeysMayHoldHyphens) {
+  const Config c = load_ok(R"([[port]]
+name = "lan"
+device = "net_memif0,role=client,socket-abstract=no,zero-copy=yes,socket=/run/m.sock"
+address = "192.0.2.2/24"
+)");
+  ASSERT_EQ(c.ports.size(), 1u);
+  EXPECT_EQ(c.ports[0].device,
+            "net_memif0,role=client,socket-abstract=no,zero-copy=yes,socket=/run/m.sock");
+  EXPECT_NE(error_of(R"([[port]]
+name = "lan"
+device = "net_memif0,socket abstract=no"
+address = "192.0.2.2/24"
+)"),
+            "");
+}
+
 TEST(ConfigErrors, NoPort) {
   EXPECT_EQ(error_of(kNova), "t.toml: no [[port]] defined (at least one is required)");
 }
