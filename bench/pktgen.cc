@@ -44,13 +44,14 @@ struct Options {
   double settle_s = 2.0;    // answer ARP only, until the balancer has resolved its backends
   double warmup_s = 1.0;
   double duration_s = 3.0;
+  std::string out_path;  // write the result here, then wait for the device to detach
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "fulcrum-pktgen: %s\nusage: fulcrum-pktgen [EAL args] -- [--dst-mac MAC] "
                "[--vip A.B.C.D] [--vport N] [--flows N | --new] [--size 64..1518] "
-               "[--settle S] [--warmup S] [--duration S]\n",
+               "[--settle S] [--warmup S] [--duration S] [--out FILE]\n",
                why);
   std::exit(2);
 }
@@ -102,6 +103,8 @@ Options parse_options(int argc, char** argv) {
       o.warmup_s = parse_seconds(value());
     } else if (a == "--duration") {
       o.duration_s = parse_seconds(value());
+    } else if (a == "--out") {
+      o.out_path = value();
     } else {
       usage(("unknown option " + a).c_str());
     }
@@ -177,6 +180,18 @@ class Generator {
     Counts c;
     loop(seconds, true, &c);
     return c;
+  }
+
+  // Receives and frees until the peer detaches (at most `seconds`): the device under test is
+  // stopped before its port's peer goes away, since DPDK's memif PMD may fault in a data path
+  // that polls while the connection is torn down.
+  void linger(double seconds) {
+    const uint64_t end = rte_rdtsc() + static_cast<uint64_t>(seconds * static_cast<double>(rte_get_tsc_hz()));
+    while (rte_rdtsc() < end) {
+      rte_eth_link link{};
+      if (rte_eth_link_get_nowait(port_, &link) == 0 && link.link_status != RTE_ETH_LINK_UP) return;
+      drain_rx();
+    }
   }
 
   uint64_t arp_replies() const { return arp_replies_; }
@@ -378,14 +393,28 @@ int main(int argc, char** argv) {
   }
   gen.run(o.warmup_s);
   const auto c = gen.run(o.duration_s);
-  std::printf(
+  char result[512];
+  std::snprintf(
+      result, sizeof(result),
       "{\"tx\": %" PRIu64 ", \"rx\": %" PRIu64 ", \"seconds\": %.6f, \"tx_pps\": %.1f, "
       "\"rx_pps\": %.1f, \"flows\": %u, \"new_flows\": %s, \"frame_bytes\": %u, "
       "\"arp_replies\": %" PRIu64 ", \"alloc_failures\": %" PRIu64 "}\n",
       c.tx, c.rx, c.seconds, static_cast<double>(c.tx) / c.seconds,
       static_cast<double>(c.rx) / c.seconds, o.flows, o.new_flows ? "true" : "false",
       o.frame_len + RTE_ETHER_CRC_LEN, gen.arp_replies(), gen.alloc_failures());
+  std::fputs(result, stdout);
   std::fflush(stdout);
+  if (!o.out_path.empty()) {
+    // Written whole under another name, then renamed: a reader never sees half of it.
+    const std::string tmp = o.out_path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr || std::fputs(result, f) < 0 || std::fclose(f) != 0 ||
+        std::rename(tmp.c_str(), o.out_path.c_str()) != 0) {
+      std::fprintf(stderr, "fulcrum-pktgen: cannot write %s\n", o.out_path.c_str());
+      return 1;
+    }
+    gen.linger(10);
+  }
   rte_eth_dev_stop(port);
   rte_eth_dev_close(port);
   rte_eal_cleanup();

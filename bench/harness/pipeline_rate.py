@@ -95,14 +95,16 @@ class Rig:
         test (the client) is started after it, since fulcrumd fails a port that cannot
         connect."""
         sock = os.path.join(self.tmp, "memif.sock")
-        if os.path.exists(sock):
-            os.unlink(sock)
+        self.result_path = os.path.join(self.tmp, "result.json")
+        for path in (sock, self.result_path):
+            if os.path.exists(path):
+                os.unlink(path)
         argv = [self.ctx.binary("bench", "fulcrum-pktgen"), "-l", "0", "--file-prefix",
                 "flb-gen"] + EAL_NO_HUGE + [
                     "--vdev", "net_memif0,role=server,socket-abstract=no,socket=%s" % sock, "--",
                     "--vip", VIP, "--vport", str(VPORT),
                     "--size", str(size), "--settle", str(settle), "--warmup", str(warmup),
-                    "--duration", str(duration)]
+                    "--duration", str(duration), "--out", self.result_path]
         argv += ["--new"] if new else ["--flows", str(flows)]
         self.gen_limit = settle + warmup + duration + 60
         self.gen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -115,23 +117,41 @@ class Rig:
             time.sleep(0.01)
 
     def generator_result(self):
-        """Waits for the generator; returns its JSON result."""
+        """Waits for the generator's result; stops the device under test before the
+        generator detaches (see fulcrum-pktgen's linger)."""
+        deadline = time.monotonic() + self.gen_limit
+        while not os.path.exists(self.result_path):
+            if self.gen.poll() is not None:
+                raise RuntimeError("fulcrum-pktgen rc %d: %s" % (
+                    self.gen.returncode, self.gen.communicate()[1].strip()[-300:]))
+            if time.monotonic() > deadline:
+                raise RuntimeError("fulcrum-pktgen gave no result within %d s" % self.gen_limit)
+            time.sleep(0.05)
+        with open(self.result_path) as f:
+            result = json.load(f)
+        self.stop_dut()
         try:
-            out, err = self.gen.communicate(timeout=self.gen_limit)
+            self.gen.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             common.stop_process(self.gen)
-            raise RuntimeError("fulcrum-pktgen did not finish within %d s" % self.gen_limit)
-        if self.gen.returncode != 0:
-            raise RuntimeError("fulcrum-pktgen rc %d: %s" % (self.gen.returncode,
-                                                             err.strip()[-300:]))
-        return json.loads(out.strip().splitlines()[-1])
+        return result
+
+    def stop_dut(self):
+        """Ends the device under test; a crash (a signal other than our SIGTERM) is an error."""
+        dut, self.dut = self.dut, None
+        if dut is None:
+            return
+        common.stop_process(dut)
+        self.log_file.close()
+        if dut.returncode not in (0, -15):
+            raise RuntimeError("the device under test ended with status %d" % dut.returncode)
 
     def stop(self):
         common.stop_process(self.gen)
-        common.stop_process(self.dut)
         if self.dut is not None:
+            common.stop_process(self.dut)
             self.log_file.close()
-        self.dut = None
+            self.dut = None
 
     def log_tail(self, n=600):
         try:
