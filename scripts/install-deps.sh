@@ -20,6 +20,8 @@ packages=(
   clang libclang-rt-14-dev
   # lab tools
   iproute2 iputils-ping ethtool tcpdump curl
+  # bench/run: the peers and client tools it compares against, its schema check and plots
+  haproxy wrk iperf3 sysbench python3-jsonschema gnuplot-nox
 )
 
 missing=()

@@ -353,7 +353,7 @@ def parse_iperf3(out):
 # ---------------------------------------------------------------------------- the section
 
 class Section:
-    def __init__(self, ctx, labtest):
+    def __init__(self, ctx, labtest, t0):
         self.ctx = ctx
         self.lt = labtest
         self.diag = _Diag()
@@ -364,14 +364,16 @@ class Section:
         self.duration = ctx.pick(1, 2, 8)
         self.samples = ctx.pick(1, 2, 3)
         self.budget_s = ctx.pick(85, 145, 700)
-        self.t0 = time.monotonic()
+        self.t0 = t0  # the section's start (before any wait for another lab)
         self.fulcrumd = ctx.binary("fulcrumd")
         self.tools = {t: common.have(t) for t in ("wrk", "iperf3", "sysbench", "haproxy", "nft")}
         self.responders_on = False
+        self.responders_used = False
         self.bulk_servers_ok = False
         self.sbtest_ok = False
         self.sbtest_reason = ""
         self.versions = {}
+        self.python_probe = None
 
     # -- records
     def put(self, rec):
@@ -418,6 +420,21 @@ class Section:
         self.ns_exec(node, ["sysctl", "-q", "-w"] + ["%s=%s" % kv for kv in pairs],
                      timeout=10, check=True)
 
+    def tcp_counters(self):
+        """The client's SYN retransmissions and the controllers' SYNs refused by a TIME-WAIT
+        socket (PAWS): what turns into 1 s waits for new connections. None if unreadable."""
+        out = {}
+        for node, key in [("client", "TcpExtTCPSynRetrans")] + [
+                (n, "TcpExtPAWSTimewait") for n, _a in CONTROLLERS]:
+            # -a absolute values, -s do not touch nstat's history file, -z zeros too
+            r = self.lab.exec(node, ["nstat", "-asz", key], timeout=10)
+            m = re.search(r"^%s\s+(\d+)" % key, r.stdout, re.M)
+            if r.returncode != 0 or not m:
+                return None
+            name = "client_syn_retrans" if node == "client" else "backend_paws_rejects"
+            out[name] = out.get(name, 0) + int(m.group(1))
+        return out
+
     def clear_time_wait(self):
         """Removes the TIME-WAIT sockets of every lab namespace (ss -K), so that one sample's
         or peer's closed connections do not decide the next one's: a SYN that meets a
@@ -434,17 +451,49 @@ class Section:
         if not self.tools["wrk"]:
             return
         try:
-            res = self.wrk(self.direct_http_target(), keepalive=True, duration=1)
-            self.notes.append(
-                "The lab's HTTP server (scripts/lab-http-server.py, Python) answers %.0f req/s "
-                "straight from the client (wrk, keep-alive, %d connections over c0..c2, 1 s; "
-                "p50 %.1f ms): below what any balancer here forwards, so it would be the "
-                "ceiling. For this section each controller's :8774 is answered by Debian's "
-                "HAProxy (`http-request return status 200`, body the controller's name) "
-                "instead; the lab's default stays the Python server."
-                % (res["value"], WRK_CONNECTIONS, res["p50_ms"]))
+            self.python_probe = self.wrk(self.direct_http_target(), keepalive=True, duration=1)
         except SampleError as e:
             self.notes.append("Probe of the lab's Python HTTP server failed: %s" % e)
+
+    def python_probe_note(self):
+        """Why the controllers answer HTTP with HAProxy here (after the measurements: it
+        compares the probe with what the peers forwarded)."""
+        if self.python_probe is None or not self.responders_used:
+            return
+        forwarded = {p: (self.results.get((p, "http_keepalive")) or {}).get("median")
+                     for p in PEERS}
+        forwarded = {p: v for p, v in forwarded.items() if v}
+        slowest = min(forwarded.items(), key=lambda kv: kv[1]) if forwarded else None
+        self.notes.append(
+            "HTTP responder: the lab's own server (scripts/lab-http-server.py, Python) answered "
+            "%.0f req/s straight from the client (wrk, keep-alive, %d connections over c0..c2, "
+            "1 s; p50 %.1f ms)%s, so it, not the balancer, would be the ceiling. For this "
+            "section each controller's :%d is answered by Debian's HAProxy in the controller's "
+            "namespace (`http-request return status 200`, body the controller's name; "
+            "RESPONDER_CFG) instead; the lab's default stays the Python server (restarted "
+            "afterwards)." % (
+                self.python_probe["value"], WRK_CONNECTIONS, self.python_probe["p50_ms"],
+                "; the slowest peer here forwarded %.0f req/s (%s)" % (slowest[1], slowest[0])
+                if slowest else "", HTTP_PORT))
+
+    def syn_retrans_note(self):
+        """Names the measurements whose new connections waited for SYN retransmissions."""
+        hits = []
+        for peer in PEERS:
+            for name, _unit, _tool in MEASUREMENTS:
+                rec = self.results.get((peer, name))
+                per = (rec or {}).get("extra", {}).get("per_sample") or []
+                syn = sum(d.get("client_syn_retrans", 0) for d in per)
+                paws = sum(d.get("backend_paws_rejects", 0) for d in per)
+                if syn >= 10:
+                    hits.append("%s/%s %d (controllers refused %d SYNs on TIME-WAIT sockets)"
+                                % (peer, name, syn, paws))
+        if hits:
+            self.notes.append(
+                "SYN retransmissions at the client over all samples (each a connection that "
+                "waited 1 s): " + "; ".join(hits) + ". Refusals by a TIME-WAIT socket mean "
+                "the balancer's source address and port met a controller's TIME-WAIT socket "
+                "of an earlier connection whose timestamps were newer (PAWS).")
 
     def start_responders(self):
         """HAProxy answering HTTP on each controller's :8774 (the Python servers stopped)."""
@@ -453,6 +502,7 @@ class Section:
         for node, _addr in CONTROLLERS:
             self.lab_cmd("http-stop", node, timeout=30)
         self.responders_on = True
+        self.responders_used = True
         for node, addr in CONTROLLERS:
             cfg = _write(os.path.join(self.tmp, "responder-%s.cfg" % node), RESPONDER_CFG.format(
                 maxconn=maxconn, http_port=HTTP_PORT, name=node))
@@ -768,6 +818,12 @@ class Section:
             if not self.tools[tool]:
                 self.put(common.unavailable(name, peer, "%s is not installed" % tool))
                 continue
+            need_s = self.samples * (self.duration + 1.5)
+            if self.time_left() < need_s:
+                self.put(common.unavailable(name, peer, "not run: the %s mode's time budget of "
+                                            "the section (%d s) was spent" % (
+                                                self.ctx.mode, self.budget_s)))
+                continue
             if name == "tcp_bulk" and not self.bulk_servers_ok:
                 self.put(common.unavailable(name, peer, "iperf3 servers on the controllers "
                                                         "did not start"))
@@ -823,6 +879,7 @@ class Section:
         for i in range(self.samples):
             try:
                 self.clear_time_wait()
+                tcp_before = self.tcp_counters()
                 before = self.fulcrum_stats(fulcrum) if fulcrum else None
                 if tool == "wrk":
                     res = self.wrk(target["http"], keepalive, self.duration)
@@ -830,6 +887,9 @@ class Section:
                     res = self.iperf3(target["bulk_host"], self.duration)
                 else:
                     res = self.sysbench(target["mysql_hosts"], self.duration)
+                tcp_after = self.tcp_counters()
+                if tcp_before is not None and tcp_after is not None:
+                    res.update({k: tcp_after[k] - tcp_before[k] for k in tcp_after})
                 if before is not None:
                     after = self.fulcrum_stats(fulcrum)
                     if after is not None:
@@ -895,6 +955,8 @@ class Section:
             try:
                 for peer in RUN_ORDER:
                     self.run_peer(peer)
+                self.python_probe_note()
+                self.syn_retrans_note()
             finally:
                 self.stop_bulk_servers()
                 self.stop_responders()
@@ -978,40 +1040,55 @@ def _base_notes(ctx, sec):
         "the medians of the per-sample percentiles (all kept in extra). Each peer first gets "
         "an unrecorded %d s wrk keep-alive warm-up. For the Fulcrum peers extra.per_sample "
         "also has fulcrumd's own counters over the sample (fulcrumctl stats: drops, port "
-        "rx_missed)." % (sec.duration, sec.samples, WARM_UP_S),
+        "rx_missed); for every peer it has the client's SYN retransmissions and the "
+        "controllers' SYNs refused by a TIME-WAIT socket (nstat TcpExtTCPSynRetrans, "
+        "TcpExtPAWSTimewait) during the sample: each is a new connection that waited 1 s, "
+        "which lowers conn/s far more than it shows in p99." % (
+            sec.duration, sec.samples, WARM_UP_S),
         "direct spreads over the three controllers (wrk: one thread per controller; sysbench: "
         "host list), as every balancer spreads over three; its tcp_bulk goes to c0 (one stream "
         "reaches one backend through a balancer as well).",
+        "fulcrum-dsr: the controllers answer the client directly, so the replies (for "
+        "tcp_bulk the whole data stream: iperf3 -R, the controller sends) do not pass the "
+        "balancer; the client's packets do.",
         "The load-generating client may use ports 1024-65535 and reuse its TIME-WAIT ports "
         "(tcp_tw_reuse=1 in fl-client only); the balancer and controller namespaces keep their "
         "defaults.",
     ]
 
 
+def _all_unavailable(reason):
+    """The section cannot run at all: every peer's every measurement says why."""
+    return common.section([common.unavailable(name, peer, reason)
+                           for peer in PEERS for name, _u, _t in MEASUREMENTS],
+                          status="unavailable", reason=reason)
+
+
 def run(ctx):
     if os.geteuid() != 0:
-        return common.section_unavailable("needs root (network namespaces)")
+        return _all_unavailable("needs root (network namespaces)")
     if not common.have("ip"):
-        return common.section_unavailable("iproute2 (ip) is not installed")
+        return _all_unavailable("iproute2 (ip) is not installed")
     try:
         lt = _import_labtest(ctx)
     except ImportError as e:
-        return common.section_unavailable("tests/integration/labtest.py: %s" % e)
+        return _all_unavailable("tests/integration/labtest.py: %s" % e)
     if not os.path.isfile(lt.LAB_SCRIPT):
-        return common.section_unavailable("lab script missing (%s)" % lt.LAB_SCRIPT)
+        return _all_unavailable("lab script missing (%s)" % lt.LAB_SCRIPT)
     missing = [t for t in ("mariadb", "curl", "ss", "sysctl") if not common.have(t)]
     if missing:
-        return common.section_unavailable("missing %s (scripts/lab-packages.sh)" % ", ".join(missing))
-    wait_s = ctx.pick(0, 30, 120)
+        return _all_unavailable("missing %s (scripts/lab-packages.sh)" % ", ".join(missing))
+    t0 = time.monotonic()
+    wait_s = ctx.pick(30, 30, 120)
     deadline = time.monotonic() + wait_s
     while lt.lab_exists():
         if time.monotonic() >= deadline:
-            return common.section_unavailable(
+            return _all_unavailable(
                 "another lab exists (state %s or fl-* namespaces: someone else's test); waited "
                 "%d s, not touching it" % (lt.STATE_DIR, wait_s))
         time.sleep(2)
 
-    sec = Section(ctx, lt)
+    sec = Section(ctx, lt, t0)
     notes = _base_notes(ctx, sec)
     saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     saved_bin = os.environ.get("FULCRUM_BIN")
@@ -1054,7 +1131,13 @@ def main(argv=None):
     try:
         ctx = common.Context(mode=args.mode, build_dir=os.path.abspath(args.build), work_dir=work)
         t0 = time.monotonic()
-        rec = run(ctx)
+        try:
+            rec = run(ctx)
+        except BaseException as e:  # noqa: B036 - labtest turns SIGINT/SIGTERM into this
+            if type(e).__name__ != "Interrupted":
+                raise
+            common.log("lab_e2e: interrupted (%s); the lab was removed" % e)
+            return 130
         rec["duration_s"] = round(time.monotonic() - t0, 1)
         print(json.dumps(rec, indent=2))
         return 0 if rec["status"] in ("ok", "partial") else 1

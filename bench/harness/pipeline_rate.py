@@ -69,6 +69,7 @@ class Rig:
         self.tmp = tmp
         self.dut = None
         self.gen = None
+        self.before_stop = None  # called once the result is in, before the DUT is stopped
         self.dut_log = os.path.join(tmp, "dut.log")
 
     def start_fulcrumd(self, mode, backends, flows_per_worker):
@@ -129,6 +130,8 @@ class Rig:
             time.sleep(0.05)
         with open(self.result_path) as f:
             result = json.load(f)
+        if self.before_stop is not None:
+            self.before_stop()
         self.stop_dut()
         try:
             self.gen.communicate(timeout=20)
@@ -172,30 +175,43 @@ class Updater(threading.Thread):
         self.stop_flag = threading.Event()
         self.done = 0
         self.errors = 0
+        self.started = self.last = None
+        self.failure = ""
 
     def run(self):
         deadline = time.monotonic() + 15
         while not os.path.exists(self.sock_path) and time.monotonic() < deadline:
             time.sleep(0.05)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(self.sock_path)
-            f = s.makefile("rw")
-            period = 1.0 / self.rate
-            next_t = time.monotonic()
-            while not self.stop_flag.is_set():
-                w = 1 + self.done % 2
-                f.write(json.dumps({"cmd": "weight", "service": "bench",
-                                    "backend": backend_addrs(1)[0], "weight": w}) + "\n")
-                f.flush()
-                reply = json.loads(f.readline())
-                if reply.get("ok"):
-                    self.done += 1
-                else:
-                    self.errors += 1
-                next_t += period
-                delay = next_t - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(self.sock_path)
+                f = s.makefile("rw")
+                self.started = time.monotonic()
+                period = 1.0 / self.rate
+                next_t = self.started
+                while not self.stop_flag.is_set():
+                    w = 1 + self.done % 2
+                    f.write(json.dumps({"cmd": "weight", "service": "bench",
+                                        "backend": backend_addrs(1)[0], "weight": w}) + "\n")
+                    f.flush()
+                    reply = json.loads(f.readline())
+                    if reply.get("ok"):
+                        self.done += 1
+                    else:
+                        self.errors += 1
+                    self.last = time.monotonic()
+                    next_t += period
+                    delay = next_t - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+        except (OSError, ValueError) as e:
+            if not self.stop_flag.is_set():  # fulcrumd going away at the end is expected
+                self.failure = str(e)
+
+    def achieved_per_s(self):
+        if self.started is None or self.last is None or self.last <= self.started:
+            return 0.0
+        return self.done / (self.last - self.started)
 
 
 def cases(ctx):
@@ -245,10 +261,15 @@ def measure_once(ctx, tmp, kind, p, timing):
             if p.get("updates_per_s"):
                 updater = Updater(os.path.join(tmp, "api.sock"), p["updates_per_s"])
                 updater.start()
+                rig.before_stop = updater.stop_flag.set
         res = rig.generator_result()
         if updater is not None:
+            updater.join(timeout=5)
             res["updates_done"] = updater.done
             res["update_errors"] = updater.errors
+            res["updates_per_s_achieved"] = round(updater.achieved_per_s(), 1)
+            if updater.failure:
+                raise RuntimeError("table updates: " + updater.failure)
         return res
     except Exception as e:
         raise RuntimeError("%s (device log: %s)" % (e, rig.log_tail().strip()))

@@ -89,7 +89,12 @@ def rate_md(doc):
         ratio = (m["median"] / ref["median"]) if (m["status"] == "ok" and ref and
                                                   m is not ref) else None
         offered = m["extra"].get("offered_mpps") or []
-        rows.append([p.get("label", m["name"]), fmt(m["median"]), samples_text(m),
+        label = p.get("label", m["name"])
+        achieved = [g.get("updates_per_s_achieved") for g in m["extra"].get("generator", [])
+                    if g.get("updates_per_s_achieved") is not None]
+        if achieved:
+            label += " (achieved %s updates/s)" % "/".join(fmt(a) for a in achieved)
+        rows.append([label, fmt(m["median"]), samples_text(m),
                      fmt(max(offered)) if offered else "–", fmt(ratio, 2) if ratio else "–"])
     if not rows:
         return section_status(doc, "pipeline_rate")

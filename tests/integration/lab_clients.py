@@ -38,7 +38,6 @@ import json
 import os
 import socket
 import struct
-import sys
 import time
 
 # ---------------------------------------------------------------------------- MySQL protocol

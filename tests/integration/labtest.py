@@ -669,17 +669,22 @@ metrics = "127.0.0.1:9108"
         self.write()
 
 
+def toml_value(v):
+    """v as a TOML value: booleans, integers, strings and lists of strings."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return "%d" % v
+    if isinstance(v, (list, tuple)):
+        return "[%s]" % ", ".join(toml_value(x) for x in v)
+    return '"%s"' % v
+
+
 def service_toml(name, port, backends, check=None, vip=VIP, **keys):
     """One [[service]] table. backends: [(address, port or None, weight or None)]; check: the
     inline table's body; keys: more keys (strings quoted, booleans and integers as TOML)."""
     lines = ["", "[[service]]", 'name = "%s"' % name, 'vip = "%s"' % vip, "port = %d" % port]
-    for k, v in keys.items():
-        if isinstance(v, bool):
-            lines.append("%s = %s" % (k, "true" if v else "false"))
-        elif isinstance(v, int):
-            lines.append("%s = %d" % (k, v))
-        else:
-            lines.append('%s = "%s"' % (k, v))
+    lines += ["%s = %s" % (k, toml_value(v)) for k, v in keys.items()]
     if check:
         lines.append("check = { %s }" % check)
     items = []
@@ -692,6 +697,25 @@ def service_toml(name, port, backends, check=None, vip=VIP, **keys):
         items.append("{ %s }" % item)
     lines.append("backends = [ %s ]" % ",\n             ".join(items))
     return "\n".join(lines) + "\n"
+
+
+def vrrp_toml(priority, advert_interval="100ms", **keys):
+    """The lab's [[vrrp]] table: instance VI_1, VRID 51 on port "lan", the VIP; keys: more keys
+    (preempt, version, notify, track_services, unicast_peers, ...)."""
+    lines = ["", "[[vrrp]]", 'name = "VI_1"', 'port = "lan"', "vrid = 51",
+             "priority = %d" % priority, 'advert_interval = "%s"' % advert_interval,
+             'vips = ["%s"]' % VIP]
+    lines += ["%s = %s" % (k, toml_value(v)) for k, v in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def ctl_vrrp(sock):
+    """The first VRRP instance as `fulcrumctl vrrp --json` shows it, or {}."""
+    r = fulcrumctl(sock, "vrrp", "--json", timeout=5)
+    try:
+        return json.loads(r.stdout)["instances"][0]
+    except (ValueError, KeyError, IndexError):
+        return {}
 
 
 def fulcrumctl(sock, *args, timeout=15):
@@ -805,6 +829,20 @@ class TempDir:
 
 def ms(seconds):
     return int(round(seconds * 1000))
+
+
+def failover_gap(records, t_kill):
+    """(gap ms, failures after it, total requests) of an http-loop's records around a kill at
+    t_kill (time.monotonic()). The gap is the longest time without an answer that ends after
+    t_kill: from one answer to the next (by the time each arrived), so that a request already
+    on its way back through the old master when it died does not end the outage early."""
+    ok = sorted(r[1] for r in records if not r[2].startswith("ERR"))
+    gaps = [(b - a, b) for a, b in zip(ok, ok[1:]) if b > t_kill]
+    if not gaps or not any(t <= t_kill for t in ok):
+        return None, [], len(records)
+    gap, back = max(gaps)
+    late_failures = [r for r in records if r[0] > back and r[2].startswith("ERR")]
+    return ms(gap), late_failures, len(records)
 
 
 def wait_for(pred, limit_s, step=0.02):

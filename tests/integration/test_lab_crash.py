@@ -21,7 +21,6 @@ writer).
 
 import configparser
 import glob
-import json
 import os
 import signal
 import sys
@@ -54,25 +53,13 @@ def config(tmp, node, priority):
         "nova-api", HTTP_PORT, [(a, None, None) for a in CONTROLLERS.values()],
         check='type = "http", path = "/", expect = 200, interval = "200ms", timeout = "200ms", '
               'rise = 1, fall = 2', pool="standby", failback=False)
-    cfg.extra = """
-[[vrrp]]
-name = "VI_1"
-port = "lan"
-vrid = 51
-priority = %d
-advert_interval = "100ms"
-vips = ["%s"]
-""" % (priority, VIP)
+    cfg.extra = labtest.vrrp_toml(priority)
     cfg.write()
     return cfg
 
 
 def vrrp_state(cfg):
-    r = labtest.fulcrumctl(cfg.socket, "vrrp", "--json", timeout=5)
-    try:
-        return json.loads(r.stdout)["instances"][0]["state"]
-    except (ValueError, KeyError, IndexError):
-        return None
+    return labtest.ctl_vrrp(cfg.socket).get("state")
 
 
 def writer(cfg):

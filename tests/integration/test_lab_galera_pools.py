@@ -237,7 +237,6 @@ def point_active_partition(lab, tap, tmp):
     stop = os.path.join(tmp, "stop-p2-heal")
     watch = lab.client(tmp, "mysql-watch", "--host", CONTROLLERS["c2"], "--interval", "0.1",
                        "--timeout", "2", "--duration", "60", "--stop-file", stop)
-    ups = []
     try:
         t_heal = time.monotonic()
         r = lab.lab("heal", "c2", timeout=30)

@@ -70,19 +70,11 @@ class Pair:
             "nova-api", HTTP_PORT, [(a, None, None) for a in CONTROLLERS.values()],
             check='type = "http", path = "/", expect = 200, interval = "200ms", '
                   'timeout = "200ms", rise = 1, fall = 2', forward=self.forward)
-        cfg.extra = """
-[[vrrp]]
-name = "VI_1"
-port = "lan"
-vrid = 51
-priority = %d
-advert_interval = "100ms"
-preempt = %s
-preempt_delay = "%s"
-vips = ["%s"]
-notify = "%s %s"
-%s""" % (PRIORITY[node], "true" if preempt else "false", preempt_delay, VIP, self.script, node,
-         'track_services = ["nova-api"]\ntrack_priority_delta = 60\n' if track else "")
+        keys = {"preempt": preempt, "preempt_delay": preempt_delay,
+                "notify": "%s %s" % (self.script, node)}
+        if track:
+            keys.update(track_services=["nova-api"], track_priority_delta=60)
+        cfg.extra = labtest.vrrp_toml(PRIORITY[node], **keys)
         cfg.write()
 
     def write_all(self, **keys):
@@ -115,11 +107,7 @@ notify = "%s %s"
             time.sleep(0.005)
 
     def vrrp(self, node):
-        r = labtest.fulcrumctl(self.cfg[node].socket, "vrrp", "--json", timeout=5)
-        try:
-            return json.loads(r.stdout)["instances"][0]
-        except (ValueError, KeyError, IndexError):
-            return {}
+        return labtest.ctl_vrrp(self.cfg[node].socket)
 
     def state(self, node):
         return self.vrrp(node).get("state")
@@ -155,20 +143,6 @@ notify = "%s %s"
 def http_loop(lab, tmp, stop, duration=20):
     return lab.client(tmp, "http-loop", "--target", TARGET, "--interval", "0.01", "--timeout",
                       "0.1", "--duration", str(duration), "--stop-file", stop)
-
-
-def analyse(records, t_kill):
-    """(gap ms, failures after it, total requests). The gap is the longest time without an
-    answer that ends after t_kill: from one answer to the next (by the time each arrived), so
-    that a request already on its way back through the old master when it died does not end
-    the outage early."""
-    ok = sorted(r[1] for r in records if not r[2].startswith("ERR"))
-    gaps = [(b - a, b) for a, b in zip(ok, ok[1:]) if b > t_kill]
-    if not gaps or not any(t <= t_kill for t in ok):
-        return None, [], len(records)
-    gap, back = max(gaps)
-    late_failures = [r for r in records if r[0] > back and r[2].startswith("ERR")]
-    return ms(gap), late_failures, len(records)
 
 
 def point_master(pair, tap):
@@ -239,7 +213,7 @@ def point_kills(pair, tap, tmp):
         finally:
             open(stop, "w").close()
         result = loop.finish(10)
-        gap, late, total = analyse(result.get("records", []), t_kill)
+        gap, late, total = labtest.failover_gap(result.get("records", []), t_kill)
         if gap is not None:
             gaps.append(gap)
         detail = "%s took over in %s ms (fulcrumctl); %s restarted as %s" % (

@@ -152,17 +152,10 @@ class Fulcrum:
             "nova-api", HTTP_PORT, [(a, None, None) for a in CONTROLLERS.values()],
             check='type = "http", path = "/", expect = 200, interval = "200ms", '
                   'timeout = "200ms", rise = 1, fall = 2')
-        self.cfg.extra = """
-[[vrrp]]
-name = "VI_1"
-port = "lan"
-vrid = 51
-priority = %d
-version = %d
-advert_interval = "%s"
-vips = ["%s"]
-%s""" % (priority, version, "100ms" if version == 3 else "1s", VIP,
-         'unicast_peers = ["%s"]\n' % LB_ADDRS["lb1"] if unicast else "")
+        keys = {"version": version}
+        if unicast:
+            keys["unicast_peers"] = [LB_ADDRS["lb1"]]
+        self.cfg.extra = labtest.vrrp_toml(priority, "100ms" if version == 3 else "1s", **keys)
         self.cfg.write()
         self.lab.lb_start_config(self.cfg, node="lb0")
 
