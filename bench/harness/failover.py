@@ -12,10 +12,9 @@ must come back as backup; the next kill hits the new master."""
 import os
 import signal
 import subprocess
-import sys
 import time
 
-from . import common
+from . import common, labrig
 
 PRIORITY = {"lb0": 150, "lb1": 100}
 NODES = ("lb0", "lb1")
@@ -23,14 +22,6 @@ NODES = ("lb0", "lb1")
 
 def other(node):
     return "lb1" if node == "lb0" else "lb0"
-
-
-class LogTap:
-    """What labtest's Lab needs of a TAP producer: diag()."""
-
-    @staticmethod
-    def diag(msg):
-        common.log("lab: " + msg)
 
 
 def wait_until(pred, limit_s, step=0.02):
@@ -266,21 +257,18 @@ def run(ctx):
             return common.section_unavailable("%s is not installed" % tool)
     if os.geteuid() != 0:
         return common.section_unavailable("needs root (the namespace lab)")
-    sys.path.insert(0, os.path.join(ctx.source_root, "tests", "integration"))
-    import labtest
-    os.environ.setdefault("FULCRUM_BIN", ctx.binary("fulcrumd"))
-    labtest.FULCRUM_BIN = ctx.binary("fulcrumd")
-    labtest.FULCRUMCTL = ctx.binary("fulcrumctl")
-    if labtest.lab_exists():
-        return common.section_unavailable("a lab already exists (someone else's run); not "
-                                          "touching it")
+    labtest = labrig.import_labtest(ctx)
+    busy = labrig.wait_until_free(labtest, ctx.pick(30, 30, 120))
+    if busy:
+        return common.section_unavailable(busy)
     tmp = ctx.scratch("failover")
     kills = ctx.pick(1, 3, 10)
     params = {"kills": kills, "advert_interval_ms": 100, "vrrp_version": 3,
               "priorities": PRIORITY, "preempt": False, "client_interval_ms": 10,
               "client_timeout_ms": 100}
     results = []
-    with labtest.Lab(LogTap(), "fnat") as lab:
+    with labrig.lab_process_state(ctx.binary("fulcrumd")), \
+            labtest.WaitingLab(labrig.LogTap(), "fnat") as lab:
         for peer, measure in (("fulcrumd", measure_fulcrum),
                               ("keepalived+haproxy", measure_keepalived)):
             try:

@@ -44,13 +44,12 @@ import json
 import os
 import re
 import resource
-import signal
 import statistics
 import subprocess
 import sys
 import time
 
-from . import common
+from . import common, labrig
 
 PEERS = ("direct", "haproxy", "nftables", "fulcrum-fnat", "fulcrum-dsr")
 RUN_ORDER = ("direct", "fulcrum-fnat", "nftables", "fulcrum-dsr", "haproxy")
@@ -177,19 +176,6 @@ class _Diag:
     def diag(self, msg):
         for line in str(msg).splitlines() or [""]:
             common.log("lab_e2e: " + line)
-
-
-def _import_labtest(ctx):
-    path = os.path.join(ctx.source_root, "tests", "integration")
-    if path not in sys.path:
-        sys.path.insert(0, path)
-    saved = sys.dont_write_bytecode
-    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-    try:
-        import labtest  # noqa: E402
-    finally:
-        sys.dont_write_bytecode = saved
-    return labtest
 
 
 # ---------------------------------------------------------------------------- small helpers
@@ -1070,7 +1056,7 @@ def run(ctx):
     if not common.have("ip"):
         return _all_unavailable("iproute2 (ip) is not installed")
     try:
-        lt = _import_labtest(ctx)
+        lt = labrig.import_labtest(ctx)
     except ImportError as e:
         return _all_unavailable("tests/integration/labtest.py: %s" % e)
     if not os.path.isfile(lt.LAB_SCRIPT):
@@ -1079,38 +1065,21 @@ def run(ctx):
     if missing:
         return _all_unavailable("missing %s (scripts/lab-packages.sh)" % ", ".join(missing))
     t0 = time.monotonic()
-    wait_s = ctx.pick(30, 30, 120)
-    deadline = time.monotonic() + wait_s
-    while lt.lab_exists():
-        if time.monotonic() >= deadline:
-            return _all_unavailable(
-                "another lab exists (state %s or fl-* namespaces: someone else's test); waited "
-                "%d s, not touching it" % (lt.STATE_DIR, wait_s))
-        time.sleep(2)
+    busy = labrig.wait_until_free(lt, ctx.pick(30, 30, 120))
+    if busy:
+        return _all_unavailable(busy)
 
     sec = Section(ctx, lt, t0)
     notes = _base_notes(ctx, sec)
-    saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    saved_bin = os.environ.get("FULCRUM_BIN")
-    os.environ["FULCRUM_BIN"] = sec.fulcrumd  # lab.sh lb-start runs this fulcrumd
     status, reason = None, ""
-    try:
-        sec.run()
-    except Exception as e:  # noqa: BLE001 - the section reports, bench/run goes on
-        reason = "the lab failed: %s: %s" % (type(e).__name__, _tail(e, 600))
-        common.log("lab_e2e: " + reason)
-        if not sec.results:
-            status = "failed"
-    finally:
-        if saved_bin is None:
-            os.environ.pop("FULCRUM_BIN", None)
-        else:
-            os.environ["FULCRUM_BIN"] = saved_bin
-        # labtest's Lab handles SIGINT/SIGTERM/SIGHUP itself and ignores them while tearing
-        # down; give bench/run its own handlers back.
-        for s, h in saved_signals.items():
-            if h is not None:
-                signal.signal(s, h)
+    with labrig.lab_process_state(sec.fulcrumd):
+        try:
+            sec.run()
+        except Exception as e:  # noqa: BLE001 - the section reports, bench/run goes on
+            reason = "the lab failed: %s: %s" % (type(e).__name__, _tail(e, 600))
+            common.log("lab_e2e: " + reason)
+            if not sec.results:
+                status = "failed"
     for peer in PEERS:
         if all((peer, n) not in sec.results for n, _u, _t in MEASUREMENTS) and reason:
             sec.unavailable_all(peer, reason, status="failed")
