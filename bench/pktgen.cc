@@ -182,15 +182,17 @@ class Generator {
     return c;
   }
 
-  // Receives and frees until the peer detaches (at most `seconds`): the device under test is
-  // stopped before its port's peer goes away, since DPDK's memif PMD may fault in a data path
-  // that polls while the connection is torn down.
+  // Goes on sending until the peer detaches (at most `seconds`), so that what the harness reads
+  // from the device under test after the result (its busy ratio) is read under the same load;
+  // and the device is stopped before its port's peer goes away, since DPDK's memif PMD may
+  // fault in a data path that polls while the connection is torn down.
   void linger(double seconds) {
-    const uint64_t end = rte_rdtsc() + static_cast<uint64_t>(seconds * static_cast<double>(rte_get_tsc_hz()));
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t end = rte_rdtsc() + static_cast<uint64_t>(seconds * static_cast<double>(hz));
     while (rte_rdtsc() < end) {
       rte_eth_link link{};
       if (rte_eth_link_get_nowait(port_, &link) == 0 && link.link_status != RTE_ETH_LINK_UP) return;
-      drain_rx();
+      loop(0.01, true, nullptr);
     }
   }
 

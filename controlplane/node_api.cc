@@ -151,6 +151,10 @@ json Node::stats_reply() const {
                            {"new_flows", t.new_flows},
                            {"dropped", t.dropped},
                            {"busy_ratio", i < busy_ratio_.size() ? busy_ratio_[i] : 0.0},
+                           // Cumulative, for rates between two reads: packets per busy loop
+                           // near the burst size means the worker, not its input, is the limit.
+                           {"loops", lcores_[i]->stats().loops.load()},
+                           {"busy_loops", lcores_[i]->stats().busy_loops.load()},
                            {"drops", drops}});
   }
   return json{{"ok", true}, {"ports", ports}, {"mbufs", mbufs}, {"workers", workers},

@@ -4,6 +4,7 @@ Everything in the report comes from the JSON, so an old run can be rendered agai
 (`bench/run --render FILE.json`)."""
 import os
 import shutil
+import statistics
 import subprocess
 
 BEGIN = "<!-- bench/run: begin (generated from the run's JSON; edit the harness, not this) -->"
@@ -94,11 +95,16 @@ def rate_md(doc):
                     if g.get("updates_per_s_achieved") is not None]
         if achieved:
             label += " (achieved %s updates/s)" % "/".join(fmt(a) for a in achieved)
+        shares = [(g.get("dut_worker") or {}).get("busy_loop_share")
+                  for g in m["extra"].get("generator", [])]
+        shares = [x for x in shares if x is not None]
         rows.append([label, fmt(m["median"]), samples_text(m),
-                     fmt(max(offered)) if offered else "–", fmt(ratio, 2) if ratio else "–"])
+                     fmt(max(offered)) if offered else "–", fmt(ratio, 2) if ratio else "–",
+                     "%.0f%%" % (100 * statistics.median(shares)) if shares else "–"])
     if not rows:
         return section_status(doc, "pipeline_rate")
-    text = table(["case", "Mpps (median)", "samples", "offered Mpps", "x testpmd io"], rows)
+    text = table(["case", "Mpps (median)", "samples", "offered Mpps", "x testpmd io",
+                  "worker polls that moved packets"], rows)
     status = section_status(doc, "pipeline_rate")
     return text + ("\n\n" + status if status else "")
 
