@@ -242,9 +242,15 @@ def cases(ctx):
     """(label, kind, params) of every run in this mode. kind: testpmd | fulcrum."""
     out = []
     sizes = ctx.pick([64], [64, 512], [64, 512])
-    for size in sizes:
-        out.append(("testpmd io %dB" % size, "testpmd", {"size": size, "flows": 1024,
-                                                          "new": False}))
+
+    def baselines(position):
+        return [("testpmd io %dB (%s)" % (size, position), "testpmd",
+                 {"size": size, "flows": 1024, "new": False, "position": position})
+                for size in sizes]
+
+    # testpmd first and last: the ratios use both, so a machine whose speed drifts during the
+    # run (a shared host) shows it instead of skewing every ratio one way.
+    out += baselines("start")
     modes = ctx.pick(["fnat"], ["fnat", "dsr"], ["fnat", "dsr"])
     for mode in modes:
         for size in sizes:
@@ -267,6 +273,7 @@ def cases(ctx):
         out.append(("fulcrum fnat established, 1000 updates/s", "fulcrum",
                     {"mode": "fnat", "size": 64, "flows": 1024, "new": False, "backends": 3,
                      "updates_per_s": 1000}))
+        out += baselines("end")
     return out
 
 

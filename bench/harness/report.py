@@ -7,6 +7,8 @@ import shutil
 import statistics
 import subprocess
 
+from . import targets
+
 BEGIN = "<!-- bench/run: begin (generated from the run's JSON; edit the harness, not this) -->"
 END = "<!-- bench/run: end -->"
 
@@ -81,14 +83,17 @@ def targets_md(doc):
 
 def rate_md(doc):
     ms = results(doc, "pipeline_rate")
-    base = {m["params"].get("size"): m for m in ms
-            if m["peer"] == "testpmd-io" and m["status"] == "ok"}
+    base = {}
+    for size in {m["params"].get("size") for m in ms}:
+        b = targets.testpmd_baseline(doc, size)
+        if b is not None and b["status"] == "ok":
+            base[size] = b
     rows = []
     for m in ms:
         p = m["params"]
         ref = base.get(p.get("size"))
         ratio = (m["median"] / ref["median"]) if (m["status"] == "ok" and ref and
-                                                  m is not ref) else None
+                                                  m["peer"] != "testpmd-io") else None
         offered = m["extra"].get("offered_mpps") or []
         label = p.get("label", m["name"])
         achieved = [g.get("updates_per_s_achieved") for g in m["extra"].get("generator", [])
@@ -103,7 +108,11 @@ def rate_md(doc):
                      "%.0f%%" % (100 * statistics.median(shares)) if shares else "–"])
     if not rows:
         return section_status(doc, "pipeline_rate")
-    text = table(["case", "Mpps (median)", "samples", "offered Mpps", "x testpmd io",
+    drift = ["%d B: %s Mpps" % (size, " then ".join(fmt(x) for x in b["runs"]))
+             for size, b in sorted(base.items()) if len(b["runs"]) > 1]
+    lead = ("The ratios are to the mean of testpmd's runs at the start and at the end of the "
+            "section (%s).\n\n" % "; ".join(drift)) if drift else ""
+    text = lead + table(["case", "Mpps (median)", "samples", "offered Mpps", "x testpmd io",
                   "worker polls that moved packets"], rows)
     status = section_status(doc, "pipeline_rate")
     return text + ("\n\n" + status if status else "")
