@@ -12,6 +12,7 @@ exception path; the generator and testpmd open no kernel interface.
 import json
 import os
 import socket
+import statistics
 import subprocess
 import threading
 import time
@@ -239,41 +240,32 @@ class Updater(threading.Thread):
 
 
 def cases(ctx):
-    """(label, kind, params) of every run in this mode. kind: testpmd | fulcrum."""
+    """(label, params) of every fulcrumd case in this mode; each sample of each is paired
+    with a testpmd sample of the same frame size taken just before it."""
     out = []
     sizes = ctx.pick([64], [64, 512], [64, 512])
-
-    def baselines(position):
-        return [("testpmd io %dB (%s)" % (size, position), "testpmd",
-                 {"size": size, "flows": 1024, "new": False, "position": position})
-                for size in sizes]
-
-    # testpmd first and last: the ratios use both, so a machine whose speed drifts during the
-    # run (a shared host) shows it instead of skewing every ratio one way.
-    out += baselines("start")
     modes = ctx.pick(["fnat"], ["fnat", "dsr"], ["fnat", "dsr"])
     for mode in modes:
         for size in sizes:
-            out.append(("fulcrum %s established %dB" % (mode, size), "fulcrum",
+            out.append(("fulcrum %s established %dB" % (mode, size),
                         {"mode": mode, "size": size, "flows": 1024, "new": False,
                          "backends": 3}))
         for size in ctx.pick([64], [64], [64, 512]):
-            out.append(("fulcrum %s new flows %dB" % (mode, size), "fulcrum",
+            out.append(("fulcrum %s new flows %dB" % (mode, size),
                         {"mode": mode, "size": size, "flows": 0, "new": True, "backends": 3}))
     if ctx.mode == "full":
         for flows in (100_000, 1_000_000):  # 1k is above; DSR: FNAT's ports limit the count
-            out.append(("fulcrum dsr established %d flows" % flows, "fulcrum",
+            out.append(("fulcrum dsr established %d flows" % flows,
                         {"mode": "dsr", "size": 64, "flows": flows, "new": False,
                          "backends": 3}))
         for backends in (100, 1000):
-            out.append(("fulcrum fnat established %d backends" % backends, "fulcrum",
+            out.append(("fulcrum fnat established %d backends" % backends,
                         {"mode": "fnat", "size": 64, "flows": 1024, "new": False,
                          "backends": backends}))
     if ctx.mode != "smoke":
-        out.append(("fulcrum fnat established, 1000 updates/s", "fulcrum",
+        out.append(("fulcrum fnat established, 1000 updates/s",
                     {"mode": "fnat", "size": 64, "flows": 1024, "new": False, "backends": 3,
                      "updates_per_s": 1000}))
-        out += baselines("end")
     return out
 
 
@@ -321,36 +313,50 @@ def run(ctx):
         return common.section_unavailable("needs root (network namespace for fulcrumd's tap)")
     tmp = ctx.scratch("pipeline_rate")
     timing = {"settle": ctx.pick(1.0, 1.5, 1.5), "warmup": ctx.pick(0.5, 1.0, 1.0),
-              "duration": ctx.pick(1.0, 3.0, 5.0)}
+              "duration": ctx.pick(1.0, 2.0, 3.0)}
     samples_n = ctx.pick(1, 1, 3)
     results = []
     subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)  # ours, from a killed run
     common.run(["ip", "netns", "add", NETNS], timeout=10, check=True)
     try:
         common.run(["ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up"], timeout=10)
-        for label, kind, p in cases(ctx):
-            samples, raw, err = [], [], None
+        baseline = {}  # frame size -> every testpmd sample and its generator result
+        for label, p in cases(ctx):
+            samples, raw, base, err = [], [], [], None
             for _ in range(samples_n):
                 try:
-                    res = measure_once(ctx, tmp, kind, p, timing)
+                    ref = measure_once(ctx, tmp, "testpmd", {
+                        "size": p["size"], "flows": 1024, "new": False}, timing)
+                    baseline.setdefault(p["size"], []).append(ref)
+                    res = measure_once(ctx, tmp, "fulcrum", p, timing)
                 except RuntimeError as e:
                     err = str(e)
                     break
                 raw.append(res)
+                base.append(ref["rx_pps"] / 1e6)
                 samples.append(res["rx_pps"] / 1e6)
-            peer = "testpmd-io" if kind == "testpmd" else "fulcrum-" + p["mode"]
+            peer = "fulcrum-" + p["mode"]
             name = "rate_new" if p["new"] else "rate_established"
             params = dict(p, label=label, port="net_memif (copy)", worker_lcores=1, **timing)
             if err:
                 results.append(common.unavailable(name, peer, err, params, status="failed"))
                 common.log("%s: failed: %s" % (label, err[:300]))
                 continue
+            ratios = [f / b for f, b in zip(samples, base) if b > 0]
             m = common.measurement(name, peer, "Mpps", samples, params,
                                    extra={"offered_mpps": [r["tx_pps"] / 1e6 for r in raw],
-                                          "generator": raw})
+                                          "generator": raw, "testpmd_mpps": base,
+                                          "ratios_to_testpmd": ratios})
             results.append(m)
-            common.log("%s: %.2f Mpps (offered %.2f)" % (label, m["median"],
-                                                          raw[-1]["tx_pps"] / 1e6))
+            common.log("%s: %.2f Mpps (offered %.2f), x testpmd io %.2f (testpmd %s)" % (
+                label, m["median"], raw[-1]["tx_pps"] / 1e6, statistics.median(ratios),
+                "/".join("%.2f" % b for b in base)))
+        for size, refs in sorted(baseline.items()):
+            results.insert(0, common.measurement(
+                "rate_established", "testpmd-io", "Mpps", [r["rx_pps"] / 1e6 for r in refs],
+                dict(size=size, flows=1024, new=False, label="testpmd io %dB" % size,
+                     port="net_memif (copy)", worker_lcores=1, **timing),
+                extra={"offered_mpps": [r["tx_pps"] / 1e6 for r in refs], "generator": refs}))
     finally:
         subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
     notes = ["Two cores: the generator, fulcrumd's control thread and testpmd's or fulcrumd's "
@@ -359,6 +365,10 @@ def run(ctx):
              "the column 'worker polls that moved packets' tells which side set the rate (a busy "
              "poll moves a 32-frame burst and costs about 80 idle polls, so a worker at a few "
              "percent was waiting for input).",
+             "Each fulcrumd sample is paired with a testpmd sample of the same frame size taken "
+             "just before it, and its ratio is the median of the pairs' ratios: this shared host "
+             "changes speed by up to 2x for minutes at a time, which would skew a ratio to a "
+             "baseline taken once.",
              "Port: net_memif in copy mode between two processes on one machine; each side "
              "copies every frame, so the port costs both the generator and the device under "
              "test. testpmd io forwards everything the generator offers (compare offered_mpps): "

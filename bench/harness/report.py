@@ -83,17 +83,10 @@ def targets_md(doc):
 
 def rate_md(doc):
     ms = results(doc, "pipeline_rate")
-    base = {}
-    for size in {m["params"].get("size") for m in ms}:
-        b = targets.testpmd_baseline(doc, size)
-        if b is not None and b["status"] == "ok":
-            base[size] = b
     rows = []
     for m in ms:
         p = m["params"]
-        ref = base.get(p.get("size"))
-        ratio = (m["median"] / ref["median"]) if (m["status"] == "ok" and ref and
-                                                  m["peer"] != "testpmd-io") else None
+        ratio = targets.paired_ratio(m)[0] if m["peer"] != "testpmd-io" else None
         offered = m["extra"].get("offered_mpps") or []
         label = p.get("label", m["name"])
         achieved = [g.get("updates_per_s_achieved") for g in m["extra"].get("generator", [])
@@ -108,11 +101,9 @@ def rate_md(doc):
                      "%.0f%%" % (100 * statistics.median(shares)) if shares else "–"])
     if not rows:
         return section_status(doc, "pipeline_rate")
-    drift = ["%d B: %s Mpps" % (size, " then ".join(fmt(x) for x in b["runs"]))
-             for size, b in sorted(base.items()) if len(b["runs"]) > 1]
-    lead = ("The ratios are to the mean of testpmd's runs at the start and at the end of the "
-            "section (%s).\n\n" % "; ".join(drift)) if drift else ""
-    text = lead + table(["case", "Mpps (median)", "samples", "offered Mpps", "x testpmd io",
+    lead = ("Each fulcrumd sample is paired with a testpmd io sample of the same frame size "
+            "taken just before it; the ratio is the median of the pairs' ratios.\n\n")
+    text = lead + table(["case", "Mpps (median)", "samples", "offered Mpps", "x testpmd io (paired)",
                   "worker polls that moved packets"], rows)
     status = section_status(doc, "pipeline_rate")
     return text + ("\n\n" + status if status else "")

@@ -18,18 +18,6 @@ def find(doc, section, name, peer, **params):
     return None
 
 
-def testpmd_baseline(doc, size):
-    """testpmd io's rate for frames of `size` in this run: the mean of its runs at the start
-    and the end of the section, as a measurement-like dict; None when there is none."""
-    runs = [m for m in (doc["sections"].get("pipeline_rate") or {}).get("results", [])
-            if m["peer"] == "testpmd-io" and m["params"].get("size") == size]
-    ok = [m for m in runs if usable(m)]
-    if not ok:
-        return runs[0] if runs else None
-    return {"status": "ok", "median": sum(m["median"] for m in ok) / len(ok),
-            "reason": "", "runs": [m["median"] for m in ok]}
-
-
 def usable(m):
     return m is not None and m["status"] == "ok" and m["median"] is not None
 
@@ -42,6 +30,19 @@ def judge(name, value, threshold, comparison, detail, reason_if_missing):
     else:
         t["met"] = value >= threshold if comparison == ">=" else value <= threshold
     return t
+
+
+def paired_ratio(m):
+    """The median of a packet-rate measurement's ratios to the testpmd sample taken just
+    before each of its samples; (value, reason when missing)."""
+    if not usable(m):
+        return None, (m or {}).get("reason") or "not measured"
+    ratios = sorted(m["extra"].get("ratios_to_testpmd") or [])
+    if not ratios:
+        return None, "no testpmd sample paired with it"
+    mid = len(ratios) // 2
+    value = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    return round(value, 3), ""
 
 
 def ratio(a, b, what):
@@ -64,18 +65,19 @@ def evaluate(doc):
             name = "rate_new" if new else "rate_established"
             f = find(doc, rate, name, "fulcrum-" + mode, size=64, backends=3,
                      flows=0 if new else 1024, updates_per_s=None)
-            t = testpmd_baseline(doc, 64)
-            value, why = ratio(f, t, "testpmd io")
+            value, why = paired_ratio(f)
             out.append(judge("%s-flow pipeline, %s, 64 B: x testpmd io forward" %
                              ("new" if new else "established", mode.upper()), value, threshold,
-                             ">=", "one worker lcore, net_memif", why))
-    with_updates, why = ratio(
-        find(doc, rate, "rate_established", "fulcrum-fnat", size=64, backends=3, flows=1024,
-             updates_per_s=1000),
-        find(doc, rate, "rate_established", "fulcrum-fnat", size=64, backends=3, flows=1024,
-             updates_per_s=None), "rate without updates")
+                             ">=", "one worker lcore, net_memif; median of paired samples", why))
+    upd, why_u = paired_ratio(find(doc, rate, "rate_established", "fulcrum-fnat", size=64,
+                                   backends=3, flows=1024, updates_per_s=1000))
+    plain, why_p = paired_ratio(find(doc, rate, "rate_established", "fulcrum-fnat", size=64,
+                                     backends=3, flows=1024, updates_per_s=None))
+    with_updates = round(upd / plain, 3) if upd and plain else None
+    why = why_u or why_p
     out.append(judge("packet rate while publishing 1,000 updates/s: x rate without", with_updates,
-                     0.95, ">=", "FNAT established, 64 B", why))
+                     0.95, ">=", "FNAT established, 64 B; each against its paired testpmd "
+                     "samples", why))
     for mode in ("fnat", "dsr"):
         m = find(doc, "ipp", "ipp_established", "fulcrum-" + mode)
         out.append(judge("instructions per established packet, %s" % mode.upper(),
