@@ -24,16 +24,6 @@ def other(node):
     return "lb1" if node == "lb0" else "lb0"
 
 
-def wait_until(pred, limit_s, step=0.02):
-    """Seconds until pred() held, or None after limit_s."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
-
-
 def kill_loop(labtest, lab, tmp, kills, kill, start, is_master, label):
     """Kills the master `kills` times; returns (gaps ms, per-kill details)."""
     target = "%s:%d" % (labtest.VIP, labtest.HTTP_PORT)
@@ -48,7 +38,7 @@ def kill_loop(labtest, lab, tmp, kills, kill, start, is_master, label):
             time.sleep(0.4)
             t_kill = time.monotonic()
             kill(master)
-            took = wait_until(lambda: is_master(survivor), 5.0)
+            took = labtest.wait_for(lambda: is_master(survivor), 5.0)
             time.sleep(0.3)
             start(master)
             time.sleep(0.5)
@@ -92,18 +82,18 @@ def measure_fulcrum(labtest, lab, tmp, kills):
         if pid is None:
             raise RuntimeError("fulcrumd does not run on %s" % node)
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not labtest.proc_alive(pid), 1.0, 0.005)
+        labtest.wait_for(lambda: not labtest.proc_alive(pid), 1.0, 0.005)
 
     def start(node):
         r = lab.lb_start_config(cfg[node], node=node)
         if r.returncode != 0:
             raise RuntimeError("fulcrumd did not start on %s: %s" % (node, r.stderr[-300:]))
-        wait_until(lambda: state(node) in ("BACKUP", "MASTER"), 3.0)
+        labtest.wait_for(lambda: state(node) in ("BACKUP", "MASTER"), 3.0)
 
     try:
         start("lb0")
         start("lb1")
-        if wait_until(lambda: state("lb0") == "MASTER", 3.0) is None:
+        if labtest.wait_for(lambda: state("lb0") == "MASTER", 3.0) is None:
             raise RuntimeError("lb0 did not become MASTER (lb0 %s, lb1 %s)" % (state("lb0"),
                                                                                state("lb1")))
         return kill_loop(labtest, lab, tmp, kills, kill, start,
@@ -214,7 +204,8 @@ class HaNode:
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait(timeout=5)
-        wait_until(lambda: child is None or not self.labtest.proc_alive(child), 1.0, 0.005)
+        self.labtest.wait_for(lambda: child is None or not self.labtest.proc_alive(child), 1.0,
+                              0.005)
         self.ka = self.ha = None
         self.ip("addr", "del", self.labtest.VIP + "/24", "dev", self.ifname)
 
@@ -239,7 +230,7 @@ def measure_keepalived(labtest, lab, tmp, kills):
         for n in NODES:
             nodes[n].prepare()
         nodes["lb0"].start()
-        if wait_until(nodes["lb0"].holds_vip, 5.0) is None:
+        if labtest.wait_for(nodes["lb0"].holds_vip, 5.0) is None:
             raise RuntimeError("keepalived on lb0 did not take the VIP")
         nodes["lb1"].start()
         time.sleep(0.5)

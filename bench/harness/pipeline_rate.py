@@ -83,9 +83,10 @@ class Rig:
         self.api_socket = os.path.join(self.tmp, "api.sock")
 
     def worker_load(self, interval=0.5):
-        """fulcrumd's worker while the generator still sends: packets per poll loop that moved
-        any, over `interval` (near the burst size, 32, the worker is the limit; well below it,
-        the generator is), and the share of loops that moved packets. None when unreadable."""
+        """fulcrumd's worker over `interval` while the generator still sends: the share of its
+        poll loops that moved packets (a few percent: it was waiting for input, so the
+        generator set the rate) and the packets per such loop (memif hands over whole 32-frame
+        bursts, so that one stays near 32 either way). None when unreadable."""
         def read():
             r = common.run([self.ctx.binary("fulcrumctl"), "-s", self.api_socket, "stats",
                             "--json"], timeout=10)
