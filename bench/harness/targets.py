@@ -47,11 +47,12 @@ def paired_ratio(m):
 
 def ratio(a, b, what):
     """(a.median / b.median, reason when either is missing)."""
-    if not usable(a) or not usable(b) or not b["median"]:
-        missing = [m_name for m_name, m in (("fulcrum", a), (what, b)) if not usable(m)]
-        reasons = ["%s: %s" % (n, (m or {}).get("reason") or "not measured")
-                   for n, m in (("fulcrum", a), (what, b)) if not usable(m)]
-        return None, "; ".join(reasons) or "missing " + ", ".join(missing)
+    reasons = ["%s: %s" % (n, (m or {}).get("reason") or "not measured")
+               for n, m in (("fulcrum", a), (what, b)) if not usable(m)]
+    if reasons:
+        return None, "; ".join(reasons)
+    if not b["median"]:
+        return None, "%s measured 0" % what
     return round(a["median"] / b["median"], 3), ""
 
 
