@@ -184,35 +184,22 @@ class HaNode:
             stderr=subprocess.STDOUT)
 
     def holds_vip(self):
-        r = self.ip("-4", "addr", "show", "dev", self.ifname)
-        return (" %s/" % self.labtest.VIP) in r.stdout
-
-    def vrrp_pid(self):
-        try:
-            with open(self.vrrp_pid_file) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return self.labtest.holds_address(self.node, self.ifname, self.labtest.VIP)
 
     def kill(self):
         """SIGKILL of keepalived's VRRP child, its parent and HAProxy; the VIP they leave on
         the interface is removed (a dead host does not answer for it)."""
-        child = self.vrrp_pid()
-        if child is not None and self.labtest.proc_alive(child):
-            os.kill(child, signal.SIGKILL)
-        for p in (self.ka, self.ha):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait(timeout=5)
-        self.labtest.wait_for(lambda: child is None or not self.labtest.proc_alive(child), 1.0,
-                              0.005)
+        self.labtest.kill_keepalived(self.ka, self.vrrp_pid_file)
+        if self.ha is not None and self.ha.poll() is None:
+            self.ha.kill()
+            self.ha.wait(timeout=5)
         self.ka = self.ha = None
         self.ip("addr", "del", self.labtest.VIP + "/24", "dev", self.ifname)
 
     def stop(self):
         for p in (self.ka, self.ha):
             common.stop_process(p)
-        child = self.vrrp_pid() if self.starts else None
+        child = self.labtest.read_pid_file(self.vrrp_pid_file) if self.starts else None
         if child is not None and self.labtest.proc_alive(child):
             os.kill(child, signal.SIGTERM)
         self.ka = self.ha = None

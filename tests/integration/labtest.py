@@ -855,6 +855,34 @@ def wait_for(pred, limit_s, step=0.02):
     return None
 
 
+def read_pid_file(path):
+    """The PID in a pid file (keepalived's --pid / --vrrp_pid), or None."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill_keepalived(proc, vrrp_pid_file):
+    """SIGKILL of keepalived's VRRP child (from its pid file) and of the parent (Popen proc),
+    by PID; waits until both are gone. A killed keepalived leaves its VIPs on the interface:
+    remove them if the test stands for a dead host."""
+    child = read_pid_file(vrrp_pid_file)
+    if child is not None and proc_alive(child):
+        os.kill(child, signal.SIGKILL)
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=5)
+    wait_for(lambda: child is None or not proc_alive(child), 1.0, 0.005)
+
+
+def holds_address(node, ifname, addr):
+    """Whether addr is on ifname in node's namespace (where keepalived puts a VIP)."""
+    r = run(["ip", "-n", NS_PREFIX + node, "-4", "addr", "show", "dev", ifname], timeout=5)
+    return (" %s/" % addr) in r.stdout
+
+
 def rss_kib(pid):
     """VmRSS of a process in KiB, or None when it is gone."""
     try:

@@ -97,25 +97,9 @@ vrrp_instance VI_1 {
             self.proc = subprocess.Popen(labtest.netns_cmd("lb1", argv), stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT)
 
-    def vrrp_pid(self):
-        try:
-            with open(self.vrrp_pid_file) as f:
-                return int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
     def kill(self):
         """SIGKILL of the VRRP process and the parent; the VIP they leave behind is removed."""
-        child = self.vrrp_pid()
-        if child is not None and labtest.proc_alive(child):
-            os.kill(child, signal.SIGKILL)
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        for _ in range(100):
-            if child is None or not labtest.proc_alive(child):
-                break
-            time.sleep(0.01)
+        labtest.kill_keepalived(self.proc, self.vrrp_pid_file)
         self.proc = None
         labtest.run(["ip", "-n", "fl-lb1", "addr", "del", VIP + "/24", "dev", "lb1-0"], timeout=5)
 
@@ -131,8 +115,7 @@ vrrp_instance VI_1 {
         labtest.run(["ip", "-n", "fl-lb1", "addr", "del", VIP + "/24", "dev", "lb1-0"], timeout=5)
 
     def holds_vip(self):
-        r = labtest.run(["ip", "-n", "fl-lb1", "-4", "addr", "show", "dev", "lb1-0"], timeout=5)
-        return (" %s/" % VIP) in r.stdout
+        return labtest.holds_address("lb1", "lb1-0", VIP)
 
     def tail(self):
         try:
