@@ -29,7 +29,6 @@ import sys
 import time
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PYTHON = "/usr/bin/python3"
 MODES = ("smoke", "quick", "full")
 
 

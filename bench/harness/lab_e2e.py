@@ -170,14 +170,6 @@ class SampleError(Exception):
     """One sample could not be taken; the message says why."""
 
 
-class _Diag:
-    """The Tap-like object labtest wants: its diagnostics go to the harness log."""
-
-    def diag(self, msg):
-        for line in str(msg).splitlines() or [""]:
-            common.log("lab_e2e: " + line)
-
-
 # ---------------------------------------------------------------------------- small helpers
 
 def percentile(values, q):
@@ -342,7 +334,7 @@ class Section:
     def __init__(self, ctx, labtest, t0):
         self.ctx = ctx
         self.lt = labtest
-        self.diag = _Diag()
+        self.diag = labrig.LogTap("lab_e2e")
         self.tmp = ctx.scratch("lab_e2e")
         self.notes = []
         self.results = {}  # (peer, name) -> record

@@ -12,11 +12,14 @@ from . import common
 
 
 class LogTap:
-    """What labtest's Lab needs of a TAP producer: diag()."""
+    """What labtest's Lab needs of a TAP producer: diag(), each line to the harness log."""
 
-    @staticmethod
-    def diag(msg):
-        common.log("lab: " + msg)
+    def __init__(self, prefix="lab"):
+        self.prefix = prefix
+
+    def diag(self, msg):
+        for line in str(msg).splitlines() or [""]:
+            common.log("%s: %s" % (self.prefix, line))
 
 
 def import_labtest(ctx):
