@@ -145,6 +145,12 @@ struct AnnounceVipConfig {
 
 struct AnnounceConfig {
   std::string bird_socket = "/run/bird/bird.ctl";
+  // Every VIP's wanted state is sent to BIRD again this often, so a restarted BIRD (whose
+  // protocols start "disabled yes") catches up without being told.
+  std::chrono::milliseconds reassert_interval{2000};
+  // On a clean stop: how long to keep forwarding after BIRD confirmed the withdrawal, so the
+  // routers move the flows to the other nodes before this one stops.
+  std::chrono::milliseconds stop_delay{1000};
   std::vector<AnnounceVipConfig> vips;
   uint32_t line = 0;
 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The [[vrrp]] instances and the [announce] (BGP through BIRD) section of the config file.
+#include <algorithm>
 #include <string>
 
 #include "config_reader.h"
@@ -169,15 +170,19 @@ void read_announce(Diagnostics& diag, const toml::table& root, Config& config) {
     return;
   }
   TableReader r(diag, *table, "", "announce.", "in [announce]");
-  r.check_keys({"bird_socket", "vip"});
+  r.check_keys({"bird_socket", "reassert_interval", "stop_delay", "vip"});
   AnnounceConfig a;
   a.line = r.line();
   if (const auto socket = r.string("bird_socket")) {
     a.bird_socket = *socket;
     if (socket->empty() || socket->front() != '/') {
       r.error("bird_socket", "\"" + *socket + "\" must be an absolute path");
+    } else if (socket->size() >= 108) {
+      r.error("bird_socket", "\"" + *socket + "\" is too long for a UNIX socket (107 bytes)");
     }
   }
+  if (const auto x = r.duration("reassert_interval", Ms(100), Ms(60000))) a.reassert_interval = *x;
+  if (const auto x = r.duration("stop_delay", Ms(0), Ms(30000))) a.stop_delay = *x;
   const auto vips = table_array(diag, *table, "vip", "announce.vip");
   for (size_t i = 0; i < vips.size(); ++i) {
     TableReader vr(diag, *vips[i], "", "announce.vip[" + std::to_string(i) + "].",
@@ -195,6 +200,15 @@ void read_announce(Diagnostics& diag, const toml::table& root, Config& config) {
           if (other.address == *addr) {
             vr.error("address",
                      ipv4_to_string(*addr) + " is already announced (" + at_line(other.line) + ")");
+          }
+        }
+        // One owner per VIP: VRRP moves it between two nodes on a segment, BGP announces it
+        // from every node at once. Both at once would announce it from a VRRP backup.
+        for (const VrrpConfig& inst : config.vrrp) {
+          if (std::find(inst.vips.begin(), inst.vips.end(), *addr) != inst.vips.end()) {
+            vr.error("address", ipv4_to_string(*addr) + " is held by vrrp '" + inst.name + "' (" +
+                                    at_line(inst.line) +
+                                    "); a VIP is either shared by VRRP or announced over BGP");
           }
         }
       }

@@ -263,6 +263,35 @@ std::string format_vrrp(const json& reply) {
   return table.str();
 }
 
+std::string format_announce(const json& reply) {
+  if (const json& c = member(reply, "configured"); c.is_boolean() && !c.get<bool>()) {
+    return "no [announce] in the config: no VIP is announced over BGP\n";
+  }
+  std::string out = "BIRD " + text(member(reply, "bird_socket")) + ": ";
+  if (member(reply, "bird_connected").is_boolean() && member(reply, "bird_connected").get<bool>()) {
+    out += "connected (" + text(member(reply, "bird_greeting")) + ")\n";
+  } else {
+    const json& error = member(reply, "last_error");
+    out += "not connected" +
+           (error.is_string() && !error.get<std::string>().empty() ? ": " + text(error) : "") +
+           "\n";
+  }
+  TextTable table;
+  table.add_row({"VIP", "Protocol", "Wanted", "BIRD", "State", "Since", "Reason"});
+  for (const json& vip : array_member(reply, "vips")) {
+    const json& state = member(vip, "bird_state");
+    const json& error = member(vip, "error");
+    std::string reason = text(member(vip, "reason"));
+    if (error.is_string() && !error.get<std::string>().empty()) reason += " [" + text(error) + "]";
+    const json& since = member(vip, "since_s");
+    table.add_row({text(member(vip, "vip")), text(member(vip, "protocol")),
+                   text(member(vip, "wanted")), text(member(vip, "bird")),
+                   state.is_string() && !state.get<std::string>().empty() ? text(state) : "-",
+                   since.is_number() ? fixed1(since.get<double>()) + "s" : "-", reason});
+  }
+  return out + table.str();
+}
+
 std::string format_message(const json& reply) {
   const json& message = member(reply, "message");
   if (message.is_null()) return "";
@@ -273,6 +302,7 @@ std::string format_reply(std::string_view cmd, const json& reply) {
   if (cmd == "list") return format_list(reply);
   if (cmd == "stats") return format_stats(reply);
   if (cmd == "vrrp") return format_vrrp(reply);
+  if (cmd == "announce") return format_announce(reply);
   return format_message(reply);
 }
 

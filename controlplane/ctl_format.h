@@ -40,6 +40,8 @@ std::string format_list(const nlohmann::json& reply);
 std::string format_stats(const nlohmann::json& reply);
 // The reply of {"cmd":"vrrp"}: one line per instance, or "no VRRP instances".
 std::string format_vrrp(const nlohmann::json& reply);
+// The reply of {"cmd":"announce"}: BIRD's connection, then one line per announced VIP.
+std::string format_announce(const nlohmann::json& reply);
 // The "message" of a drain/enable/disable/weight/reload reply, with a newline ("" if none).
 std::string format_message(const nlohmann::json& reply);
 // Picks the one of the above that fits cmd.

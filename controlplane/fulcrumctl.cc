@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // fulcrumctl: the operator's command line for a running fulcrumd, over its API socket.
-//   fulcrumctl [-s SOCKET] list|vrrp|stats [--json]
+//   fulcrumctl [-s SOCKET] list|vrrp|announce|stats [--json]
 //   fulcrumctl [-s SOCKET] drain|enable|disable SERVICE BACKEND_ADDR
 //   fulcrumctl [-s SOCKET] weight SERVICE BACKEND_ADDR N
 //   fulcrumctl [-s SOCKET] reload
@@ -51,6 +51,7 @@ constexpr const char* kUsage =
     "  disable SERVICE BACKEND_ADDR        out of service\n"
     "  weight SERVICE BACKEND_ADDR N       set the backend's weight (0-65535)\n"
     "  vrrp                                VRRP instances: state, priority, master\n"
+    "  announce                            VIPs announced over BGP through BIRD, and why\n"
     "  stats                               per-port and per-worker packets, drops by reason\n"
     "  reload                              reload the configuration (same as SIGHUP)\n"
     "BACKEND_ADDR is A.B.C.D, or A.B.C.D:PORT when the service has that address on two ports.\n";
@@ -225,7 +226,8 @@ int main(int argc, char** argv) {
 
   json request = {{"cmd", command}};
   size_t expected_args = 0;
-  if (command == "list" || command == "vrrp" || command == "stats" || command == "reload") {
+  if (command == "list" || command == "vrrp" || command == "announce" || command == "stats" ||
+      command == "reload") {
     expected_args = 0;
   } else if (command == "drain" || command == "enable" || command == "disable") {
     expected_args = 2;

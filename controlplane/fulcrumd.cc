@@ -2,6 +2,8 @@
 // fulcrumd: the Fulcrum load balancer daemon.
 //   fulcrumd -c FILE            run in the foreground, logging to stderr
 //   fulcrumd -c FILE --check    validate FILE, print errors as FILE:LINE: message, exit 1 on any
+//   fulcrumd -c FILE --withdraw withdraw every [[announce.vip]] from BIRD and exit (systemd's
+//                               ExecStopPost: a crashed node announces nothing)
 //   fulcrumd --version | --help
 // Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads the services, SIGUSR1 logs counters.
 #include <boost/program_options.hpp>
@@ -9,7 +11,10 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
+#include "announce_controller.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -39,6 +44,8 @@ int main(int argc, char** argv) {
   opts.add_options()("help,h", "show this help and exit")("version,v", "show the version and exit")(
       "config,c", po::value(&config_path)->value_name("FILE"), "configuration file (TOML)")(
       "check,t", "validate the configuration file and exit: 0 when valid, 1 on errors")(
+      "withdraw", "disable every [[announce.vip]]'s protocol in BIRD and exit: 0 when all are "
+                  "withdrawn (for systemd's ExecStopPost)")(
       "log-level,l", po::value(&level_name)->default_value("info")->value_name("LEVEL"),
       "error | warning | notice | info | debug");
   po::variables_map vm;
@@ -79,6 +86,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!loaded.config) return 1;
+  if (vm.count("withdraw")) {
+    if (!loaded.config->announce) {
+      std::cout << config_path << ": no [announce]: nothing to withdraw\n";
+      return 0;
+    }
+    std::vector<std::string> report;
+    const bool ok = withdraw_all(*loaded.config->announce, std::chrono::seconds(2), report);
+    for (const std::string& line : report) (ok ? std::cout : std::cerr) << line << "\n";
+    return ok ? 0 : 1;
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;

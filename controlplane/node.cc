@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -71,7 +72,6 @@ bool Node::start() {
                 config_.ports.size());
     return false;
   }
-  warn_unserved_features();
   std::vector<std::string> eal = build_eal_args(config_, options_.program);
   if (options_.log_level < LogLevel::kDebug) eal.insert(eal.begin() + 1, "--log-level=4");
   std::string cmdline;
@@ -239,6 +239,13 @@ bool Node::start() {
   }
 
   start_vrrp();
+  // Only now may BGP draw traffic here: the workers forward with the first tables.
+  dataplane_ready_ = true;
+  if (config_.announce) {
+    announcer_ = std::make_unique<AnnounceController>(*config_.announce);
+    announcer_->start();
+    update_announcements();
+  }
   schedule_tick();
   control_ = std::thread([this] {
     try {
@@ -279,11 +286,12 @@ void Node::send_frame(const std::vector<uint8_t>& frame) {
   if (rte_ring_mp_enqueue(rings_.to_port, m) != 0) rte_pktmbuf_free(m);
 }
 
-void Node::warn_unserved_features() const {
-  if (config_.announce) {
-    FULCRUM_LOG(kWarning, "%s: [announce] is not served by this version",
-                config_.where(config_.announce->line).c_str());
-  }
+void Node::update_announcements() {
+  if (!announcer_) return;
+  announcer_->set_decisions(decide_announcements(
+      config_.announce.value_or(AnnounceConfig{}), state_.services(),
+      AnnounceInputs{
+          .dataplane_ready = dataplane_ready_, .link_up = last_link_up_, .stopping = stopping_}));
 }
 
 uint16_t Node::stat_id_for(const std::string& service, Ipv4Be addr, uint16_t port) {
@@ -321,6 +329,7 @@ void Node::publish_tables(const char* why) {
   FULCRUM_LOG(kInfo, "forwarding tables v%llu published (%s)",
               static_cast<unsigned long long>(version_), why);
   save_state();
+  update_announcements();
 }
 
 void Node::on_health(const CheckTargetKey& key, Health, Health new_state,
@@ -394,6 +403,7 @@ void Node::tick() {
     last_link_up_ = link;
   }
   update_vrrp_tracking();
+  update_announcements();
   if (ticks_ % kTicksPerSecond == 0) {
     check_rx_stall();
     // New flows per second per backend, for fulcrumctl list and the metrics.
@@ -478,13 +488,18 @@ bool Node::reload(std::string& message) {
     next.api = config_.api;
   }
   config_ = std::move(next);
-  warn_unserved_features();
   apply_services();
   update_vrrp_tracking();
   if (const std::string restarted = vrrp_->reconfigure(config_); !restarted.empty()) {
     note += "; " + restarted;
   }
   vrrp_active_ = !vrrp_->empty();
+  if (config_.announce && !announcer_) {
+    announcer_ = std::make_unique<AnnounceController>(*config_.announce);
+    announcer_->start();
+  } else if (announcer_) {
+    announcer_->reconfigure(config_.announce);
+  }
   publish_tables("reload");
   message = "reloaded " + options_.config_path + ": " + std::to_string(config_.services.size()) +
             " service(s)" + note;
@@ -589,6 +604,40 @@ void Node::run() {
       idle_us = 1;
     }
   }
+  if (announcer_) withdraw_before_stop();
+}
+
+void Node::withdraw_before_stop() {
+  // The routers must stop sending here before the data plane stops: withdraw, wait for BIRD to
+  // confirm, then keep forwarding for stop_delay while the BGP withdrawal (which leaves through
+  // the exception path, served by this loop) propagates.
+  FULCRUM_LOG(kNotice, "stopping: withdrawing the announced VIPs first");
+  boost::asio::post(io_, [this] {
+    stopping_ = true;
+    update_announcements();
+  });
+  const auto delay = config_.announce ? config_.announce->stop_delay : std::chrono::milliseconds(0);
+  const auto start = std::chrono::steady_clock::now();
+  const auto confirm_by = start + std::chrono::seconds(3);
+  std::optional<std::chrono::steady_clock::time_point> until;
+  while (true) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!until && announcer_->withdrawn()) {
+      until = now + delay;
+      FULCRUM_LOG(kNotice, "stopping: BIRD withdrew the VIPs after %lld ms; forwarding %.1f s more",
+                  static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             now - start).count()),
+                  static_cast<double>(delay.count()) / 1000.0);
+    }
+    if (!until && now >= confirm_by) {
+      FULCRUM_LOG(kWarning, "stopping: BIRD did not confirm the withdrawal within 3 s (see "
+                  "fulcrumctl announce); stopping anyway");
+      return;
+    }
+    if (until && now >= *until) return;
+    exception_path();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
 
 void Node::shutdown() {
@@ -617,6 +666,8 @@ void Node::shutdown() {
     launched_ = false;
   }
   if (!workers_.empty()) log_counters();
+  if (announcer_) announcer_->stop();
+  announcer_.reset();
   health_.reset();
   vrrp_.reset();
   api_.reset();

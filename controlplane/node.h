@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "announce_controller.h"
 #include "api_server.h"
 #include "config.h"
 #include "daemon.h"
@@ -60,7 +61,7 @@ class Node {
   void save_state();
   void load_state();
   uint16_t stat_id_for(const std::string& service, Ipv4Be addr, uint16_t port);
-  void warn_unserved_features() const;
+  void update_announcements();
   void check_rx_stall();
   void start_vrrp();
   void update_vrrp_tracking();
@@ -75,6 +76,7 @@ class Node {
 
   // Main lcore.
   void exception_path();
+  void withdraw_before_stop();
   void shutdown();
 
   Config config_;
@@ -102,6 +104,9 @@ class Node {
   // Set by the control thread while some [[vrrp]] instance runs: the exception path then takes
   // VRRP frames away from the kernel and hands them to vrrp_.
   std::atomic<bool> vrrp_active_{false};
+  std::unique_ptr<AnnounceController> announcer_;  // while [announce] is (or was) configured
+  bool dataplane_ready_ = false;                   // workers run: VIPs may be announced
+  bool stopping_ = false;                          // a clean stop: withdraw everything
   ServiceState state_;
   NeighborTable neighbors_;
   uint64_t version_ = 0;

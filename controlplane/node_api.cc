@@ -29,6 +29,13 @@ json Node::handle_request(const json& request) {
     reply["ok"] = true;
     return reply;
   }
+  if (cmd == "announce") {
+    json reply = announcer_ ? announcer_->status()
+                            : json{{"configured", false}, {"vips", json::array()}};
+    if (announcer_) reply["configured"] = config_.announce.has_value();
+    reply["ok"] = true;
+    return reply;
+  }
   if (cmd == "reload") {
     std::string message;
     if (!reload(message)) return error(message);
@@ -47,7 +54,7 @@ json Node::handle_request(const json& request) {
     return json{{"ok", true}, {"message", message}};
   }
   return error("unknown command '" + cmd +
-               "' (list, stats, vrrp, drain, enable, disable, weight, reload)");
+               "' (list, stats, vrrp, announce, drain, enable, disable, weight, reload)");
 }
 
 json Node::list_reply() const {
@@ -226,6 +233,7 @@ std::string Node::metrics_text() const {
     }
   }
   if (vrrp_) vrrp_->write_metrics(w);
+  if (announcer_) announcer_->write_metrics(w);
   w.family("fulcrum_tables_version", "gauge", "Version of the forwarding tables in use");
   w.sample("fulcrum_tables_version", {}, static_cast<double>(version_));
   return w.str();

@@ -239,9 +239,18 @@ track_priority_delta = 254
 
 [announce]
 bird_socket = "/run/bird.ctl"
+reassert_interval = "500ms"
+stop_delay = "0s"
 [[announce.vip]]
-address = "10.1.9.9"
+address = "10.1.9.10"
 bird_protocol = "vip_dns"
+
+[[service]]
+name = "dns-anycast"
+vip = "10.1.9.10"
+port = 53
+protocol = "udp"
+backends = [ { address = "10.1.0.12" } ]
 )");
   EXPECT_EQ(c.dataplane.workers, 4U);
   EXPECT_EQ(c.dataplane.poll, PollMode::kBusy);
@@ -278,9 +287,12 @@ bird_protocol = "vip_dns"
   EXPECT_EQ(v.track_priority_delta, 254);
   ASSERT_TRUE(c.announce.has_value());
   EXPECT_EQ(c.announce->bird_socket, "/run/bird.ctl");
+  EXPECT_EQ(c.announce->reassert_interval, milliseconds(500));
+  EXPECT_EQ(c.announce->stop_delay, milliseconds(0));
   ASSERT_EQ(c.announce->vips.size(), 1U);
+  EXPECT_EQ(c.announce->vips[0].address, ip("10.1.9.10"));
   EXPECT_EQ(c.announce->vips[0].bird_protocol, "vip_dns");
-  EXPECT_EQ(c.announce->vips[0].line, 48U);
+  EXPECT_EQ(c.announce->vips[0].line, 50U);
 }
 
 // --- each kind of mistake, with its exact report ----------------------------------------------
@@ -727,6 +739,48 @@ address = "192.0.2.99"
 bird_protocol = "vip1"
 )"),
             "t.toml:12: announce.vip[0].address: 192.0.2.99 is not the vip of any [[service]]");
+}
+
+TEST(Config, AnnounceDefaults) {
+  const Config c = load_ok(kPort + kNova + R"([announce]
+[[announce.vip]]
+address = "192.0.2.26"
+bird_protocol = "vip1"
+)");
+  ASSERT_TRUE(c.announce.has_value());
+  EXPECT_EQ(c.announce->bird_socket, "/run/bird/bird.ctl");
+  EXPECT_EQ(c.announce->reassert_interval, milliseconds(2000));
+  EXPECT_EQ(c.announce->stop_delay, milliseconds(1000));
+}
+
+TEST(ConfigErrors, AnnouncedVipHeldByVrrp) {
+  EXPECT_EQ(error_of(kPort + kNova + R"([[vrrp]]
+name = "VI_1"
+port = "lan"
+vrid = 51
+priority = 100
+vips = ["192.0.2.26"]
+
+[announce]
+[[announce.vip]]
+address = "192.0.2.26"
+bird_protocol = "vip1"
+)"),
+            "t.toml:19: announce.vip[0].address: 192.0.2.26 is held by vrrp 'VI_1' (line 10); a "
+            "VIP is either shared by VRRP or announced over BGP");
+}
+
+TEST(ConfigErrors, AnnounceTimingsOutOfRange) {
+  const auto errors = errors_of(kPort + kNova + "[announce]\nbird_socket = \"/run/" +
+                                std::string(110, 'b') + ".ctl\"\n" + R"(reassert_interval = "10ms"
+stop_delay = "1m"
+)");
+  ASSERT_EQ(errors.size(), 3U);
+  EXPECT_NE(errors[0].find("t.toml:11: announce.bird_socket: "), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("too long for a UNIX socket"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("t.toml:12: announce.reassert_interval: "), std::string::npos)
+      << errors[1];
+  EXPECT_NE(errors[2].find("t.toml:13: announce.stop_delay: "), std::string::npos) << errors[2];
 }
 
 TEST(ConfigErrors, UnreadableFile) {

@@ -241,6 +241,52 @@ TEST(CtlFormat, VrrpTableAndEmptyList) {
   EXPECT_EQ(format_vrrp({{"ok", true}, {"instances", json::array()}}), "no VRRP instances\n");
 }
 
+TEST(CtlFormat, AnnounceTableSaysWhyEachVipIsOrIsNotAnnounced) {
+  const json reply = {
+      {"ok", true},
+      {"configured", true},
+      {"bird_socket", "/run/bird/bird.ctl"},
+      {"bird_connected", true},
+      {"bird_greeting", "BIRD 2.0.12 ready."},
+      {"last_error", ""},
+      {"vips",
+       {{{"vip", "192.0.2.26"},
+         {"protocol", "vip1"},
+         {"wanted", "announce"},
+         {"reason", "all 2 services are serving"},
+         {"bird", "enabled"},
+         {"bird_state", "up"},
+         {"since_s", 12.34},
+         {"changes", 0},
+         {"error", ""}},
+        {{"vip", "192.0.2.27"},
+         {"protocol", "vip2"},
+         {"wanted", "withdraw"},
+         {"reason", "service dns has no serving backend"},
+         {"bird", "unknown"},
+         {"bird_state", ""},
+         {"since_s", 3.0},
+         {"changes", 1},
+         {"error", "BIRD answered 8003 \"No protocols match\""}}}}};
+  EXPECT_EQ(format_announce(reply),
+            "BIRD /run/bird/bird.ctl: connected (BIRD 2.0.12 ready.)\n"
+            "VIP         Protocol  Wanted    BIRD     State  Since  Reason\n"
+            "192.0.2.26  vip1      announce  enabled  up     12.3s  all 2 services are serving\n"
+            "192.0.2.27  vip2      withdraw  unknown  -      3.0s   service dns has no serving "
+            "backend [BIRD answered 8003 \"No protocols match\"]\n");
+  EXPECT_EQ(format_reply("announce", {{"ok", true}, {"configured", false}}),
+            "no [announce] in the config: no VIP is announced over BGP\n");
+  const json down = {{"ok", true},
+                     {"bird_socket", "/run/bird/bird.ctl"},
+                     {"bird_connected", false},
+                     {"last_error", "connect to /run/bird/bird.ctl: Connection refused"}};
+  EXPECT_EQ(format_announce(down),
+            "BIRD /run/bird/bird.ctl: not connected: connect to /run/bird/bird.ctl: Connection "
+            "refused\n"
+            "VIP  Protocol  Wanted  BIRD  State  Since  Reason\n");
+  EXPECT_NO_THROW(format_announce(json("nonsense")));
+}
+
 TEST(CtlFormat, MessagesAndTheCommandSwitch) {
   const json reply = {{"ok", true}, {"message", "nova-api 192.0.2.10:8774: draining"}};
   EXPECT_EQ(format_message(reply), "nova-api 192.0.2.10:8774: draining\n");
