@@ -192,7 +192,9 @@ void AnnounceController::run() {
         break;
       }
       if (!r.enabled) ++failed;
-      if (periodic && r.enabled && client->connected()) {
+      // BIRD's view of the protocol (up, down, start...) for fulcrumctl: after every command
+      // that went through, so a change shows at once.
+      if (r.enabled && client->connected()) {
         std::string error;
         if (const auto reply = client->command(bird_show_protocol_command(w.protocol), error)) {
           r.state = parse_protocol_state(*reply, w.protocol);
@@ -249,8 +251,7 @@ void AnnounceController::apply(const std::vector<Result>& results) {
     }
     v->bird_enabled = r.enabled;
     v->error.clear();
-    if (r.state) v->bird_state = *r.state;
-    else if (r.changed) v->bird_state.clear();  // changed under us: unknown until next query
+    v->bird_state = r.state.value_or("");
   }
   std::erase_if(vips_, [](const VipState& v) {
     return v.retired && v.bird_enabled == std::optional<bool>(false);

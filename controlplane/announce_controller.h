@@ -84,7 +84,6 @@ class AnnounceController {
 
   void run();
   bool all_withdrawn_locked() const;
-  std::vector<Result> carry_out(const std::vector<Work>& work, bool query_state);
   void apply(const std::vector<Result>& results);
   VipState* find(Ipv4Be vip);
 

@@ -9,6 +9,12 @@
 # their sockets in the lab temp dir, so they never collide with it. In a
 # container without systemd the postinst may fail to start the service; that
 # is tolerated below.
+#
+# bird2's postinst likewise enables (and, with an init system, starts) the
+# distribution's bird.service with /etc/bird/bird.conf and the socket
+# /run/bird/bird.ctl. The lab's BIRDs (`lab.sh up --ecmp`) run in the lab's
+# namespaces with their own configs and control sockets in the lab temp
+# dir, so they never collide with it either.
 set -euo pipefail
 
 packages=(
@@ -22,6 +28,7 @@ packages=(
   rsync           # lab.sh up --galera: rsync SST (wsrep_sst_rsync; uses ss from iproute2)
   nftables        # lab.sh partition / heal: nft in a controller's namespace
   keepalived      # VRRP interop tests (its service does not start: no /etc/keepalived/keepalived.conf)
+  bird2           # lab.sh up --ecmp: bird, birdc on the router and the LB nodes (BGP, BFD)
 )
 
 usage() {
@@ -80,7 +87,7 @@ main() {
     exit 1
   fi
   local b
-  for b in mariadbd mariadb-install-db mariadb rsync nft; do
+  for b in mariadbd mariadb-install-db mariadb rsync nft bird birdc; do
     command -v "$b" >/dev/null || { echo "lab-packages: $b not found after install" >&2; exit 1; }
   done
   echo "lab-packages: installed; all ${#packages[@]} packages present"

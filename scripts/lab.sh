@@ -28,6 +28,27 @@
 # `heal` cut a controller off from the other two's group communication with
 # nftables in its own namespace, `galera-stop` / `galera-start` stop and
 # restart one node's mariadbd, `galera-wait` waits for nodes to be Synced.
+#
+# ECMP mode (`up --ecmp`, the scale-out topology): a router sits between the
+# client and the segment, and both LB nodes announce the VIP to it over BGP
+# (with BFD) from a BIRD 2 of their own; the router installs one multipath
+# route to the VIP and spreads flows over the nodes by L4 hash.
+#
+#   fl-router  eth0 192.0.2.1/24 on br0 (sw-router), eth1 198.18.0.1/24;
+#              BIRD: AS 65000, a BGP session per LB node (lb0, lb1), BFD
+#              100 ms x 3, kernel protocol with merge paths (one ECMP route)
+#   fl-client  eth0 198.18.0.100/24, a veth straight to the router's eth1
+#              (not on br0: all client traffic crosses the router)
+#   fl-lb0/1   BIRD: AS 65001, static protocol vip1 (192.0.2.26/32,
+#              "disabled yes": fulcrumd enables it through BIRD's control
+#              socket), BGP session `upstream` to the router, BFD on
+#              fulcrumd's tap (fulcrum-lan, there once fulcrumd runs)
+#   fl-c0..c2  also route 198.18.0.0/24 via 192.0.2.1 (DSR replies)
+#
+# The BIRDs run in the foreground with their configs and control sockets in
+# the lab temp dir (bird-NODE.conf, bird-NODE.ctl), recorded like every
+# other server; `cut` / `uncut` make a node silently unreachable (its
+# switch port stops forwarding, its link stays up), e.g. to measure BFD.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
@@ -78,6 +99,26 @@ readonly GALERA_FORM_TIMEOUT_S=90    # `up --galera`: joiners Synced (rsync SST,
 readonly GALERA_WAIT_TIMEOUT_S=60    # `galera-wait` / `galera-start` default
 readonly GALERA_STOP_TIMEOUT_S=30    # `galera-stop`: mariadbd exits after SIGTERM
 
+# ECMP mode (`up --ecmp`). 198.18.0.0/15 is the benchmarking range (RFC 2544).
+readonly ROUTER=router                 # node name: fl-router, bird-router
+readonly ROUTER_NS=fl-router
+readonly ROUTER_IP=192.0.2.1           # fl-router eth0, on br0
+readonly ROUTER_CLIENT_IP=198.18.0.1   # fl-router eth1
+readonly CLIENT_ECMP_IP=198.18.0.100   # fl-client eth0 in ECMP mode
+readonly CLIENT_NET=198.18.0.0/24
+readonly ROUTER_AS=65000
+readonly NODE_AS=65001
+readonly BIRD_VIP_PROTOCOL=vip1        # the static protocol fulcrumd enables/disables
+readonly BIRD_NODES=(router lb0 lb1)
+# BGP timers for tests: hold 3 s / keepalive 1 s (BFD detects a dead peer
+# first, in 300 ms). After a session goes down BIRD waits `error wait time`
+# before reconnecting: 1 s, doubled on each further failure within BIRD's
+# error forget time (300 s) up to 4 s; measured here, a cut node's session
+# is back 1.6 s after the first uncut, 4.5-5.5 s after repeated ones.
+readonly BGP_TIMERS='hold time 3; keepalive time 1; connect delay time 1; connect retry time 2; error wait time 1, 4;'
+readonly BFD_OPTIONS='interval 100 ms; multiplier 3;'   # detection 300 ms
+readonly BIRD_READY_TIMEOUT_S=10       # control socket answers after a start
+
 # Bounds for every wait (polls of 0.05-0.1 s).
 readonly READY_TIMEOUT_S=25     # servers up and answering
 readonly TERM_TIMEOUT_S=5       # processes exit after SIGTERM (mariadbd: ~1-3 s)
@@ -86,12 +127,13 @@ readonly KILL_TIMEOUT_S=3       # processes gone after SIGKILL
 STEP=init          # what `up` is doing, for the failure message
 UP_ACTIVE=0        # 1 while `up` owns a half-built lab that must be torn down
 LAB_GALERA=0       # 1: `up --galera` (recorded in the state dir as galera=on)
+LAB_ECMP=0         # 1: `up --ecmp` (recorded in the state dir as ecmp=on)
 
 usage() {
   cat <<EOF
 Usage: $0 COMMAND [ARGS]
 
-  up [fnat|dsr] [--force] [--galera]
+  up [fnat|dsr] [--force] [--galera] [--ecmp]
                            build the lab (default fnat: controllers plain;
                            dsr: VIP $VIP on each controller's lo with
                            arp_ignore=1 / arp_announce=2). Fails with exit 1
@@ -99,14 +141,18 @@ Usage: $0 COMMAND [ARGS]
                            --galera: the three MariaDB servers form one
                            Galera cluster (c0 bootstraps, c1 and c2 join by
                            rsync SST); up returns once all three are Synced,
-                           Primary, ready, cluster size 3
+                           Primary, ready, cluster size 3.
+                           --ecmp: the scale-out topology: router
+                           $ROUTER_NS ($ROUTER_IP, $ROUTER_CLIENT_IP) between the client
+                           ($CLIENT_ECMP_IP) and the segment, BIRD 2 on the router
+                           and on lb0/lb1 (BGP + BFD; see the header)
   down                     remove everything the lab made; safe to repeat
   status                   namespaces, addresses, server PIDs and readiness
                            (checked inside each controller's namespace);
                            exit 0 only when every server answers
   dsr-on | dsr-off         switch a running lab between DSR and FNAT
   exec NODE CMD [ARGS...]  run CMD inside fl-NODE
-                           (NODE: sw ${NODES[*]})
+                           (NODE: sw ${NODES[*]}, $ROUTER with --ecmp)
   lb-start NODE [fnat|dsr] [--driver af_xdp|af_packet] [--config FILE]
                            start fulcrumd on lb0/lb1 (config generated for
                            the reference scenario unless --config), wait
@@ -114,15 +160,35 @@ Usage: $0 COMMAND [ARGS]
                            With checks in the config and fulcrumctl next
                            to fulcrumd: then wait (at most ${FULCRUMD_SETTLE_TIMEOUT_S}s) until
                            every checked backend has a result (none
-                           "unknown" in fulcrumctl list)
+                           "unknown" in fulcrumctl list). With --ecmp the
+                           generated config also has gateway $ROUTER_IP and an
+                           [announce] section: VIP $VIP through BIRD
+                           protocol $BIRD_VIP_PROTOCOL on that node's control socket
   lb-stop NODE             SIGTERM fulcrumd on NODE, wait (bounded)
   lb-log NODE              print fulcrumd's log on NODE
   http-stop NODE           stop NODE's HTTP server (c0..c2; SIGTERM to its
                            recorded PID): :$HTTP_PORT refuses connections
   http-start NODE          start it again (recorded), wait until it answers
+  cut NODE                 make NODE silently unreachable: its switch port
+                           (sw-NODE in $SWITCH_NS) stops forwarding both ways;
+                           NODE's link stays up (no carrier loss)
+  uncut NODE               forward on that port again
   demo [fnat|dsr]          up, fulcrumd on lb0, requests to VIP:$HTTP_PORT and
                            queries to VIP:$MYSQL_PORT naming the controller
                            that answered each, then down
+
+ECMP mode only (after \`up --ecmp\`; NODE: ${BIRD_NODES[*]}):
+  birdc NODE ARGS...       birdc on NODE's control socket, e.g.
+                           \`$0 birdc $ROUTER show protocols\`,
+                           \`$0 birdc lb0 enable $BIRD_VIP_PROTOCOL\`
+  bird-stop NODE           SIGTERM NODE's BIRD, wait (bounded) until it exits
+  bird-start NODE          start it again (same config and socket, recorded),
+                           wait (at most ${BIRD_READY_TIMEOUT_S}s) until its socket answers;
+                           on lb0/lb1 $BIRD_VIP_PROTOCOL starts disabled again
+  bird-restart NODE        bird-stop, then bird-start
+  route                    the router's route to $VIP (ip route show $VIP
+                           in $ROUTER_NS: one nexthop per announcing node)
+  \`status\` also shows the router's BIRD protocols and that route.
 
 Galera mode only (after \`up --galera\`; NODE: ${CONTROLLERS[*]}):
   galera-status            each node's wsrep state (cluster size, status,
@@ -167,20 +233,25 @@ die() { log "error: $*"; exit 1; }
 
 ns_of() { printf '%s%s' "$NS_PREFIX" "$1"; }
 
-# All namespaces the lab owns, switch first.
+ecmp_on() { [ "$LAB_ECMP" = 1 ] || [ "$(state_get ecmp)" = on ]; }
+
+# All namespaces the lab owns, switch first; the router only in ECMP mode.
 lab_namespaces() {
   local n
   printf '%s\n' "$SWITCH_NS"
   for n in "${NODES[@]}"; do ns_of "$n"; echo; done
+  if ecmp_on; then printf '%s\n' "$ROUTER_NS"; fi
 }
 
 ns_exists() { [ -e "/run/netns/$1" ]; }
 
+# The lab's namespaces that exist, the router's whatever the recorded mode
+# (a failed `up --ecmp` may have made it before recording anything).
 present_namespaces() {
   local ns
   while read -r ns; do
     if ns_exists "$ns"; then printf '%s\n' "$ns"; fi
-  done < <(lab_namespaces)
+  done < <(lab_namespaces | grep -vx "$ROUTER_NS"; echo "$ROUTER_NS")
 }
 
 lab_exists() {
@@ -367,7 +438,7 @@ teardown() {
   # 4. State dir: only the files we write, then the dir itself (never rm -rf
   #    a path that came from the environment).
   if [ -d "$STATE_DIR" ]; then
-    for f in pids pids.new tmpdir mode galera driver-lb0 driver-lb1; do rm -f -- "${STATE_DIR:?}/$f"; done
+    for f in pids pids.new tmpdir mode galera ecmp driver-lb0 driver-lb1; do rm -f -- "${STATE_DIR:?}/$f"; done
     rmdir -- "$STATE_DIR" 2>/dev/null || {
       log "warning: state dir $STATE_DIR not empty, left in place"
       rc=1
@@ -406,6 +477,15 @@ preflight() {
   [ ${#missing[@]} -eq 0 ] ||
     die "missing tools: ${missing[*]} (run scripts/lab-packages.sh)"
   [ -f "$HTTP_SERVER" ] || die "missing $HTTP_SERVER"
+}
+
+ecmp_preflight() {
+  local t missing=()
+  for t in bird birdc timeout; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  [ ${#missing[@]} -eq 0 ] ||
+    die "missing for --ecmp: ${missing[*]} (run scripts/lab-packages.sh: bird2)"
 }
 
 # Set one or more sysctls inside a namespace.
@@ -476,6 +556,8 @@ connect_node() {
 configure_hosts() {
   local node ns
   for node in client "${CONTROLLERS[@]}"; do
+    # ECMP mode: the client's eth0 leads to the router (connect_router).
+    if [ "$node" = client ] && [ "$LAB_ECMP" = 1 ]; then continue; fi
     ns=$(ns_of "$node")
     ip -n "$ns" addr add "${NODE_IP[$node]}/$SUBNET_LEN" dev eth0
   done
@@ -779,12 +861,14 @@ cmd_up() {
       fnat|dsr) mode=$arg ;;
       --force) force=1 ;;
       --galera) LAB_GALERA=1 ;;
+      --ecmp) LAB_ECMP=1 ;;
       *) usage >&2; exit 2 ;;
     esac
   done
   started=$(date +%s%N)
   preflight
   if [ "$LAB_GALERA" = 1 ]; then galera_preflight; fi
+  if [ "$LAB_ECMP" = 1 ]; then ecmp_preflight; fi
 
   if lab_exists; then
     if [ "$force" = 1 ]; then
@@ -814,6 +898,7 @@ cmd_up() {
   state_set tmpdir "$tmpdir"
   state_set mode "$mode"
   if [ "$LAB_GALERA" = 1 ]; then state_set galera on; fi
+  if [ "$LAB_ECMP" = 1 ]; then state_set ecmp on; fi
   # The MariaDB socket path must fit in sun_path (108 bytes).
   [ ${#tmpdir} -le 80 ] || die "temp dir path too long for a unix socket: $tmpdir"
   maybe_fail temp-dir
@@ -828,9 +913,22 @@ cmd_up() {
 
   STEP='network'
   create_switch
-  for node in "${NODES[@]}"; do connect_node "$node"; done
+  for node in "${NODES[@]}"; do
+    if [ "$node" = client ] && [ "$LAB_ECMP" = 1 ]; then continue; fi
+    connect_node "$node"
+  done
   configure_hosts
   maybe_fail network
+
+  if [ "$LAB_ECMP" = 1 ]; then
+    STEP='router'
+    connect_router
+    maybe_fail router
+
+    STEP='bird'
+    start_all_birds
+    maybe_fail bird
+  fi
 
   STEP='wait-install-db'
   wait_install_db
@@ -858,6 +956,7 @@ cmd_up() {
   UP_ACTIVE=0
   trap - EXIT INT TERM HUP
   if [ "$LAB_GALERA" = 1 ]; then mode+=", galera"; fi
+  if [ "$LAB_ECMP" = 1 ]; then mode+=", ecmp"; fi
   log "up ($mode) in $(( ($(date +%s%N) - started) / 1000000 )) ms; state $STATE_DIR, temp $tmpdir"
 }
 
@@ -878,7 +977,7 @@ cmd_dsr() {
 }
 
 cmd_status() {
-  local rc=0 ns node pid start label state tmpdir mode h m
+  local rc=0 ns node pid start label state tmpdir mode h m cut out
   require_root
   if ! lab_exists; then
     echo "lab: down"
@@ -887,6 +986,7 @@ cmd_status() {
   tmpdir=$(state_get tmpdir)
   mode=$(state_get mode)
   if galera_on; then mode="${mode:-?}, galera"; fi
+  if ecmp_on; then mode="${mode:-?}, ecmp"; fi
   echo "lab: mode ${mode:-?}, state $STATE_DIR, temp ${tmpdir:-?}"
 
   echo "namespaces:"
@@ -935,6 +1035,23 @@ cmd_status() {
       printf '%s\n' "$G_LINE"
     done
   fi
+
+  if ns_exists "$SWITCH_NS"; then
+    cut=$(bridge -n "$SWITCH_NS" link show 2>/dev/null |
+      sed -n 's/^[0-9]*: \([^@:]*\).* state disabled .*/\1/p' | tr '\n' ' ')
+    if [ -n "$cut" ]; then echo "cut (switch ports not forwarding): $cut"; fi
+  fi
+
+  if ecmp_on && [ -n "$tmpdir" ]; then
+    echo "ecmp: BIRD protocols on the router ($(bird_sock "$ROUTER")):"
+    if ! timeout 3 birdc -s "$(bird_sock "$ROUTER")" show protocols 2>&1 | sed 's/^/  /'; then
+      echo "  (not answering)"
+      rc=1
+    fi
+    echo "ecmp: route to $VIP in $ROUTER_NS:"
+    out=$(ip -n "$ROUTER_NS" route show "$VIP" 2>/dev/null) || out=""
+    printf '%s\n' "${out:-none}" | sed 's/^/  /'
+  fi
   return $rc
 }
 
@@ -943,9 +1060,9 @@ cmd_exec() {
   [ $# -ge 2 ] || { usage >&2; exit 2; }
   shift
   node=${node#"$NS_PREFIX"}
-  case " sw ${NODES[*]} " in
+  case " sw ${NODES[*]} $ROUTER " in
     *" $node "*) ;;
-    *) die "unknown node '$node' (sw ${NODES[*]})" ;;
+    *) die "unknown node '$node' (sw ${NODES[*]} $ROUTER)" ;;
   esac
   ns_exists "$(ns_of "$node")" || die "namespace $(ns_of "$node") does not exist (lab down?)"
   exec ip netns exec "$(ns_of "$node")" "$@"
@@ -1295,6 +1412,255 @@ cmd_galera_start() {
   galera_wait "$timeout_s" "" "$node"
 }
 
+# ---------------------------------------------------------------- ecmp
+
+require_ecmp_lab() {
+  require_lab
+  ecmp_on || die "the lab is not in ECMP mode (it was not brought up with --ecmp)"
+}
+
+bird_node() {
+  local node=${1#"$NS_PREFIX"}
+  if [ -n "$node" ] && [[ " ${BIRD_NODES[*]} " == *" $node "* ]]; then
+    printf '%s' "$node"
+  else
+    die "not a BIRD node: '$1' (${BIRD_NODES[*]})"
+  fi
+}
+
+bird_ns() { if [ "$1" = "$ROUTER" ]; then printf '%s' "$ROUTER_NS"; else ns_of "$1"; fi; }
+bird_conf() { printf '%s/bird-%s.conf' "$(state_get tmpdir)" "$1"; }
+bird_sock() { printf '%s/bird-%s.ctl' "$(state_get tmpdir)" "$1"; }
+bird_log() { printf '%s/bird-%s.log' "$(state_get tmpdir)" "$1"; }
+
+# The router: eth0 on br0 (a veth from fl-sw, as connect_node makes),
+# eth1 a veth straight to the client's eth0; forwarding with L4 multipath
+# hashing (flows from one client spread over the nodes by port), no
+# reverse-path filtering (DSR replies come from the VIP, which the router
+# routes to the nodes). The controllers route the client network back
+# through it.
+connect_router() {
+  local node ns=$ROUTER_NS cns plen=${CLIENT_NET#*/}
+  cns=$(ns_of client)
+  ns_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
+    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  # MACs: side 03 is the switch's end of the router's port (01:01 is the
+  # bridge's own address), side 04 the router-client link.
+  ip -n "$SWITCH_NS" link add "sw-$ROUTER" address 02:00:00:00:03:01 type veth \
+    peer name eth0 netns "$ns" address 02:00:00:00:02:01
+  ip -n "$SWITCH_NS" link set "sw-$ROUTER" master "$BRIDGE"
+  disable_offloads "$SWITCH_NS" "sw-$ROUTER" tx
+  ip -n "$SWITCH_NS" link set "sw-$ROUTER" up
+  ip -n "$ns" link add eth1 address 02:00:00:00:04:01 type veth \
+    peer name eth0 netns "$cns" address 02:00:00:00:04:64
+  disable_offloads "$ns" eth0 tx
+  disable_offloads "$ns" eth1 tx
+  disable_offloads "$cns" eth0 tx
+  ns_sysctl "$ns" net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth1.rp_filter=0
+  ip -n "$ns" addr add "$ROUTER_IP/$SUBNET_LEN" dev eth0
+  ip -n "$ns" addr add "$ROUTER_CLIENT_IP/$plen" dev eth1
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set eth1 up
+  ip -n "$cns" addr add "$CLIENT_ECMP_IP/$plen" dev eth0
+  ip -n "$cns" link set eth0 up
+  ip -n "$cns" route add default via "$ROUTER_CLIENT_IP"
+  for node in "${CONTROLLERS[@]}"; do
+    ip -n "$(ns_of "$node")" route add "$CLIENT_NET" via "$ROUTER_IP"
+  done
+}
+
+# The router's BIRD: a BGP session per LB node, BFD on its segment port,
+# and the kernel protocol that merges the nodes' equal routes to the VIP
+# into one multipath route (merge paths; equal for BGP: same preference,
+# local pref, AS path length, origin and MED, all eBGP). Nothing is
+# exported to the nodes.
+write_router_bird_config() {
+  local file=$1 node
+  {
+    cat <<EOF_CONF
+# Generated by lab.sh: the upstream router ($ROUTER_NS)
+log stderr all;
+router id $ROUTER_IP;
+
+protocol device {
+}
+
+protocol bfd {
+  interface "eth0" { $BFD_OPTIONS };
+}
+
+protocol kernel {
+  ipv4 { export all; };
+  merge paths on;
+}
+
+template bgp lbnode {
+  local $ROUTER_IP as $ROUTER_AS;
+  ipv4 { import all; export none; };
+  bfd on;
+  $BGP_TIMERS
+}
+EOF_CONF
+    for node in lb0 lb1; do
+      printf '\nprotocol bgp %s from lbnode {\n  neighbor %s as %s;\n}\n' \
+        "$node" "${NODE_IP[$node]}" "$NODE_AS"
+    done
+  } >"$file"
+}
+
+# An LB node's BIRD: the VIP as a static protocol that starts disabled
+# (fulcrumd enables it through the control socket while it can serve the
+# VIP), exported to the router over BGP with BFD. No kernel protocol: the
+# blackhole route must never reach the node's own kernel. The node's
+# interface is fulcrumd's tap, which appears only when fulcrumd starts:
+# BIRD learns it from the device protocol (netlink, and a scan every
+# second as a backstop); until then the direct eBGP session waits for its
+# neighbor to become reachable. (`router` is a keyword in BIRD's config:
+# the session is called `upstream`.)
+write_node_bird_config() {
+  local node=$1 file=$2
+  cat >"$file" <<EOF_CONF
+# Generated by lab.sh: LB node $node ($(ns_of "$node"))
+log stderr all;
+router id ${NODE_IP[$node]};
+
+protocol device {
+  scan time 1;
+}
+
+protocol bfd {
+  interface "*" { $BFD_OPTIONS };
+}
+
+protocol static $BIRD_VIP_PROTOCOL {
+  disabled yes;
+  ipv4;
+  route $VIP/32 blackhole;
+}
+
+protocol bgp upstream {
+  local ${NODE_IP[$node]} as $NODE_AS;
+  neighbor $ROUTER_IP as $ROUTER_AS;
+  ipv4 { import none; export where proto = "$BIRD_VIP_PROTOCOL"; next hop self; };
+  bfd on;
+  $BGP_TIMERS
+}
+EOF_CONF
+}
+
+bird_answers() {
+  timeout 3 birdc -s "$(bird_sock "$1")" show status >/dev/null 2>&1
+}
+
+# Starts NODE's BIRD in its namespace (foreground, own config and socket,
+# recorded as bird-NODE); waits, bounded, until the control socket answers.
+# Prints the PID.
+start_bird() {
+  local node=$1 conf sock logf pid i
+  conf=$(bird_conf "$node")
+  sock=$(bird_sock "$node")
+  logf=$(bird_log "$node")
+  bird -p -c "$conf" >&2 || die "BIRD config $conf does not parse"
+  pid=$(start_detached "$(bird_ns "$node")" "bird-$node" "$logf" \
+    bird -f -c "$conf" -s "$sock")
+  for ((i = 0; i < BIRD_READY_TIMEOUT_S * 10; i++)); do
+    if ! proc_alive "$pid"; then
+      tail -n 10 "$logf" >&2 2>/dev/null || true
+      die "BIRD on $node exited during start"
+    fi
+    if bird_answers "$node"; then
+      printf '%s' "$pid"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "BIRD on $node: control socket $sock did not answer within ${BIRD_READY_TIMEOUT_S}s"
+}
+
+start_all_birds() {
+  local node
+  write_router_bird_config "$(bird_conf "$ROUTER")"
+  for node in lb0 lb1; do write_node_bird_config "$node" "$(bird_conf "$node")"; done
+  for node in "${BIRD_NODES[@]}"; do start_bird "$node" >/dev/null; done
+}
+
+cmd_bird_stop() {
+  local node
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_ecmp_lab
+  node=$(bird_node "$1")
+  stop_recorded "BIRD on $node" "bird-$node" "$TERM_TIMEOUT_S"
+}
+
+cmd_bird_start() {
+  local node pid
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_ecmp_lab
+  node=$(bird_node "$1")
+  pid=$(pid_for_label "bird-$node")
+  [ -z "$pid" ] || die "BIRD already runs on $node (PID $pid)"
+  prune_dead_records "bird-$node"
+  pid=$(start_bird "$node")
+  log "BIRD started on $node (PID $pid), socket $(bird_sock "$node")"
+}
+
+cmd_bird_restart() {
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  cmd_bird_stop "$1"
+  cmd_bird_start "$1"
+}
+
+cmd_birdc() {
+  local node
+  [ $# -ge 1 ] || { usage >&2; exit 2; }
+  require_ecmp_lab
+  node=$(bird_node "$1")
+  shift
+  exec birdc -s "$(bird_sock "$node")" "$@"
+}
+
+cmd_route() {
+  [ $# -eq 0 ] || { usage >&2; exit 2; }
+  require_ecmp_lab
+  ip -n "$ROUTER_NS" route show "$VIP"
+}
+
+# `cut NODE`: NODE's switch port stops forwarding (bridge port state
+# disabled: the bridge drops frames from and to it). NODE's own link keeps
+# its carrier, so NODE notices nothing but silence, as with a dead switch
+# or cable beyond the first hop; only BFD or timeouts tell. Lives in
+# fl-sw: `down` removes it with the namespace.
+switch_port() {
+  local node=${1#"$NS_PREFIX"} dev
+  [ -n "$node" ] || { usage >&2; exit 2; }
+  dev="sw-$node"
+  ip -n "$SWITCH_NS" link show dev "$dev" >/dev/null 2>&1 ||
+    die "no switch port $dev in $SWITCH_NS for '$1'"
+  printf '%s' "$dev"
+}
+
+port_state() {
+  bridge -n "$SWITCH_NS" link show dev "$1" | sed -n 's/.* state \([a-z]*\) .*/\1/p' | head -n 1
+}
+
+cmd_cut() {
+  local dev
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_lab
+  dev=$(switch_port "$1")
+  bridge -n "$SWITCH_NS" link set dev "$dev" state 0
+  log "cut ${1#"$NS_PREFIX"}: $dev in $SWITCH_NS $(port_state "$dev") (frames dropped both ways)"
+}
+
+cmd_uncut() {
+  local dev
+  [ $# -eq 1 ] || { usage >&2; exit 2; }
+  require_lab
+  dev=$(switch_port "$1")
+  bridge -n "$SWITCH_NS" link set dev "$dev" state 3
+  log "uncut ${1#"$NS_PREFIX"}: $dev in $SWITCH_NS $(port_state "$dev")"
+}
+
 # ---------------------------------------------------------------- fulcrumd
 
 readonly FULCRUMD_READY_TIMEOUT_S=20
@@ -1336,6 +1702,9 @@ eal = ["--no-huge", "-m", "256"]
 name = "lan"
 device = "net_${driver}0,iface=$(node_if "$node")"
 address = "${NODE_IP[$node]}/$SUBNET_LEN"
+EOF
+    if ecmp_on; then printf 'gateway = "%s"\n' "$ROUTER_IP"; fi
+    cat <<EOF
 
 [api]
 socket = "$tmpdir/$node-api.sock"
@@ -1365,6 +1734,16 @@ backends = [ { address = "${NODE_IP[c0]}" }, { address = "${NODE_IP[c1]}" },
              { address = "${NODE_IP[c2]}" } ]
 EOF
     done
+    if ecmp_on; then
+      cat <<EOF
+
+[announce]
+bird_socket = "$(bird_sock "$node")"
+[[announce.vip]]
+address = "$VIP"
+bird_protocol = "$BIRD_VIP_PROTOCOL"
+EOF
+    fi
   } >"$file"
 }
 
@@ -1540,6 +1919,13 @@ main() {
     galera-start) cmd_galera_start "$@" ;;
     partition) cmd_partition "$@" ;;
     heal) cmd_heal "$@" ;;
+    cut) cmd_cut "$@" ;;
+    uncut) cmd_uncut "$@" ;;
+    birdc) cmd_birdc "$@" ;;
+    bird-stop) cmd_bird_stop "$@" ;;
+    bird-start) cmd_bird_start "$@" ;;
+    bird-restart) cmd_bird_restart "$@" ;;
+    route) cmd_route "$@" ;;
     demo) cmd_demo "$@" ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;

@@ -12,6 +12,9 @@ Commands (each prints one JSON object on stdout when it ends, unless said otherw
                   {"first": NAME} as soon as the first answer is in (so the caller knows which
                   backend the connection is pinned to), then runs until --stop-file, --duration
                   or the first error (the connection is then gone: no reconnect)
+  http-pinned     GET / once from each source port in --ports (LO-HI), on a connection of its
+                  own, HTTP/1.0 so that the server closes first and the client port is free
+                  again at once; records [port, answer]: the same 5-tuple each time it runs
   mysql-loop      -n connections (or until --duration / --stop-file), paced by --interval, each:
                   log in, run --query, quit; records as for http-loop (answer: first column of
                   the first row)
@@ -286,6 +289,39 @@ def cmd_http_keepalive(args):
     return {"records": records}
 
 
+def cmd_http_pinned(args):
+    host, _, port = args.target.rpartition(":")
+    lo, _, hi = args.ports.partition("-")
+    ports = range(int(lo), int(hi or lo) + 1)
+    if not 0 < len(ports) <= 1000:
+        raise ValueError("--ports: 1 to 1000 ports, got %s" % args.ports)
+    records = []
+    for sport in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.settimeout(args.timeout)
+            sock.bind(("", sport))
+            sock.connect((host, int(port)))
+            sock.sendall(b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n")
+            data = b""
+            while len(data) < 65536:  # until the server closes (HTTP/1.0)
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            status = head.split(b" ", 2)[1:2]
+            answer = body.decode(errors="replace").strip() if status == [b"200"] else \
+                "ERR: %s" % head[:60].decode(errors="replace")
+        except Exception as e:  # noqa: BLE001 - every failure is a record
+            answer = describe(e)
+        finally:
+            sock.close()
+        records.append([sport, answer])
+    return {"records": records}
+
+
 def cmd_mysql_loop(args):
     records = []
     for start in Pacer(args):
@@ -361,6 +397,10 @@ def main():
     p = sub.add_parser("http-keepalive")
     p.add_argument("--target", required=True, help="HOST:PORT")
     common(p, 0.1, 30.0)
+    p = sub.add_parser("http-pinned")
+    p.add_argument("--target", required=True, help="HOST:PORT")
+    p.add_argument("--ports", required=True, help="source ports LO-HI (at most 1000)")
+    p.add_argument("--timeout", type=float, default=3.0, help="per socket operation")
     p = sub.add_parser("mysql-loop")
     mysql_opts(p)
     p.add_argument("-n", type=int, default=0, help="number of connections (0: until duration)")
@@ -376,6 +416,7 @@ def main():
     args = ap.parse_args()
 
     handlers = {"http-loop": cmd_http_loop, "http-keepalive": cmd_http_keepalive,
+                "http-pinned": cmd_http_pinned,
                 "mysql-loop": cmd_mysql_loop, "mysql-watch": cmd_mysql_watch,
                 "mysql-idle": cmd_mysql_idle}
     try:

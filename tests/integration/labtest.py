@@ -46,7 +46,12 @@ CONTROLLERS = {"c0": "192.0.2.10", "c1": "192.0.2.11", "c2": "192.0.2.12"}
 DB_USER = "fulcrum"
 DB_PASSWORD = "fulcrum"
 NS_PREFIX = "fl-"
-LAB_NAMESPACES = ["fl-sw", "fl-client", "fl-c0", "fl-c1", "fl-c2", "fl-lb0", "fl-lb1"]
+LAB_NAMESPACES = ["fl-sw", "fl-client", "fl-c0", "fl-c1", "fl-c2", "fl-lb0", "fl-lb1",
+                  "fl-router"]
+# The scale-out lab (lab.sh up --ecmp): the client sits behind fl-router, which learns the VIP
+# over BGP from the LB nodes' BIRDs and spreads flows over them (ECMP).
+ROUTER_ADDR = "192.0.2.1"
+ECMP_CLIENT_ADDR = "198.18.0.100"
 
 HTTP_LOAD = os.path.join(HERE, "http_load.py")
 BULK_GET = os.path.join(HERE, "bulk_get.py")
@@ -171,6 +176,15 @@ def proc_starttime(pid):
     except OSError:
         return None
     return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def lab_state(key):
+    """What lab.sh recorded under key in its state dir (tmpdir, mode, ...), or ""."""
+    try:
+        with open(os.path.join(STATE_DIR, key)) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def lab_exists():
@@ -513,9 +527,10 @@ class WaitingLab(Lab):
     in its own session with output to a file; on a timeout or a signal it gets SIGTERM (by PID),
     so that its own trap removes its half-built lab."""
 
-    def __init__(self, tap, mode="fnat", galera=False, up_timeout=None):
+    def __init__(self, tap, mode="fnat", galera=False, up_timeout=None, ecmp=False):
         super().__init__(tap, mode)
         self.galera = galera
+        self.ecmp = ecmp
         self.up_timeout = up_timeout or (180 if galera else 120)
 
     def __enter__(self):
@@ -528,7 +543,8 @@ class WaitingLab(Lab):
         return self
 
     def _bring_up(self):
-        args = ["up", self.mode] + (["--galera"] if self.galera else [])
+        args = ["up", self.mode] + (["--galera"] if self.galera else []) + (
+            ["--ecmp"] if self.ecmp else [])
         for attempt in range(1, WAIT_UP_ATTEMPTS + 1):
             if lab_exists():
                 out = "a lab already exists"
@@ -536,8 +552,9 @@ class WaitingLab(Lab):
                 rc, out, secs = self._up_once(args)
                 if rc == 0:
                     self.owned = True
-                    self.tap.diag("lab up (%s%s) in %.1f s" % (
-                        self.mode, ", galera" if self.galera else "", secs))
+                    self.tap.diag("lab up (%s%s%s) in %.1f s" % (
+                        self.mode, ", galera" if self.galera else "",
+                        ", ecmp" if self.ecmp else "", secs))
                     return
                 if "a lab already exists" not in out and "cannot create state dir" not in out:
                     if rc in (124, 137) or "teardown after failed up was incomplete" in out:
@@ -633,6 +650,7 @@ class LbConfig:
         self.driver = "af_xdp"
         self.services = ""
         self.extra = ""
+        self.gateway = None
         self.flows_per_worker = 65536
 
     def text(self):
@@ -647,13 +665,14 @@ eal = ["--no-huge", "-m", "256"]
 name = "lan"
 device = "net_%s0,iface=%s-0"
 address = "%s/24"
-
+%s
 [api]
 socket = "%s"
 state_file = "%s"
 metrics = "127.0.0.1:9108"
 %s%s""" % (os.path.basename(sys.argv[0]), self.flows_per_worker, self.driver, self.node,
-           LB_ADDRS[self.node], self.socket, self.state_file, self.services, self.extra)
+           LB_ADDRS[self.node], 'gateway = "%s"\n' % self.gateway if self.gateway else "",
+           self.socket, self.state_file, self.services, self.extra)
 
     def write(self, services=None):
         """Writes the file atomically (a reload never reads half of it)."""

@@ -46,6 +46,12 @@ VRRP = {"ok": True, "instances": [{"name": "VI_1", "state": "MASTER", "priority"
                                    "effective_priority": 150, "vrid": 51,
                                    "master": "192.0.2.2", "vips": ["192.0.2.26"]}]}
 
+ANNOUNCE = {"ok": True, "configured": True, "bird_socket": "/run/bird/bird.ctl",
+            "bird_connected": True, "bird_greeting": "BIRD 2.0.12 ready.", "last_error": "",
+            "vips": [{"vip": "192.0.2.26", "protocol": "vip1", "wanted": "announce",
+                      "reason": "its service is serving", "bird": "enabled", "bird_state": "up",
+                      "since_s": 4.0, "changes": 0, "error": ""}]}
+
 
 class FakeFulcrumd:
     """Answers one JSON line per request line, and records every request it received.
@@ -75,6 +81,8 @@ class FakeFulcrumd:
             return STATS
         if cmd == "vrrp":
             return self.vrrp
+        if cmd == "announce":
+            return ANNOUNCE
         if cmd in ("drain", "enable", "disable", "weight"):
             return {"ok": True, "message": f"{request['service']} {request['backend']}: {cmd} done"}
         if cmd == "reload":
@@ -142,7 +150,7 @@ def show(r):
     return f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
 
 
-PLAN = 25
+PLAN = 26
 print(f"1..{PLAN}")
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -214,6 +222,14 @@ with tempfile.TemporaryDirectory() as tmp:
     server.vrrp = {"ok": True, "instances": []}
     r, sent = exchange("vrrp")
     check(r.returncode == 0 and r.stdout == "no VRRP instances\n", "vrrp without instances", show(r))
+
+    r, sent = exchange("announce")
+    check(r.returncode == 0 and sent == [{"cmd": "announce"}]
+          and r.stdout == ("BIRD /run/bird/bird.ctl: connected (BIRD 2.0.12 ready.)\n"
+                           "VIP         Protocol  Wanted    BIRD     State  Since  Reason\n"
+                           "192.0.2.26  vip1      announce  enabled  up     4.0s   its service is "
+                           "serving\n"),
+          "announce prints BIRD's connection and a line per VIP", show(r))
 
     r, sent = exchange("stats")
     check(r.returncode == 0 and sent == [{"cmd": "stats"}]
