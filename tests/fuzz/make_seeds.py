@@ -3,7 +3,8 @@
 """Writes the seed corpora of the fuzz targets into tests/fuzz/corpus/TARGET/ (checked in;
 run again after changing it). Pipeline seeds are the frames of tests/fixtures/demo.pcap in the
 target's input format (a control byte, then 2-byte little-endian lengths and frames), plus
-hand-made VRRP, config and API inputs."""
+hand-made VRRP, config and API inputs, and BIRD 2.0.12's control-socket replies as captured
+from it."""
 
 import os
 import socket
@@ -96,6 +97,20 @@ def main():
         "not-object": '["cmd","list"]',
     }.items():
         write("api", name, line)
+
+    for name, text in {
+        "greeting-enable": "0001 BIRD 2.0.12 ready.\n0011-vip1: enabled\n0000 \n",
+        "already": "0010-vip1: already enabled\n0000 \n0008-vip1: already disabled\n0000 \n",
+        "disabled": "0009-vip1: disabled\n0000 \n",
+        "no-protocol": "8003 No protocols match\n",
+        "syntax": "9001 syntax error, unexpected CF_SYM_UNDEFINED\n",
+        "show-protocols": "2002-Name       Proto      Table      State  Since         Info\n"
+                          "1002-vip1       Static     master4    up     09:44:08.172  \n0000 \n",
+        "show-status": "1000-BIRD 2.0.12\n1011-Router ID is 192.0.2.2\n Hostname is vm\n"
+                       "0013 Daemon is up and running\n",
+        "crlf": "0011-vip1: enabled\r\n0000 \r\n",
+    }.items():
+        write("bird", name, text)
 
 
 if __name__ == "__main__":
