@@ -19,7 +19,8 @@ AnnounceController::AnnounceController(const AnnounceConfig& config,
                                        std::chrono::milliseconds command_timeout)
     : command_timeout_(command_timeout),
       socket_path_(config.bird_socket),
-      reassert_interval_(config.reassert_interval) {
+      reassert_interval_(config.reassert_interval),
+      stop_delay_(config.stop_delay) {
   for (const AnnounceVipConfig& v : config.vips) {
     vips_.push_back(VipState{.wanted = {.vip = v.address, .protocol = v.bird_protocol}});
   }
@@ -95,6 +96,7 @@ void AnnounceController::reconfigure(const std::optional<AnnounceConfig>& config
     }
     if (config) {
       reassert_interval_ = config->reassert_interval;
+      stop_delay_ = config->stop_delay;
       // Retired VIPs would then be withdrawn from the new BIRD, not the old one: a socket
       // change is a move to another BIRD, whose protocols start disabled anyway.
       if (config->bird_socket != socket_path_) {
@@ -110,6 +112,11 @@ bool AnnounceController::all_withdrawn_locked() const {
   return std::all_of(vips_.begin(), vips_.end(), [](const VipState& v) {
     return !v.wanted.announce && v.bird_enabled == std::optional<bool>(false);
   });
+}
+
+std::chrono::milliseconds AnnounceController::stop_delay() const {
+  const std::lock_guard lk(mu_);
+  return stop_delay_;
 }
 
 bool AnnounceController::withdrawn() const {

@@ -44,6 +44,8 @@ class AnnounceController {
   // A reload: VIPs that stay keep their state; a VIP no longer configured (or every VIP, for
   // nullopt: [announce] removed) is withdrawn and forgotten once BIRD confirms.
   void reconfigure(const std::optional<AnnounceConfig>& config);
+  // [announce] stop_delay of the config in force.
+  std::chrono::milliseconds stop_delay() const;
   // True once BIRD has confirmed every VIP withdrawn (and none is wanted).
   bool withdrawn() const;
   // Blocks until withdrawn(), or `limit` passes. True if confirmed.
@@ -94,6 +96,7 @@ class AnnounceController {
   std::string socket_path_;
   bool socket_changed_ = false;
   std::chrono::milliseconds reassert_interval_;
+  std::chrono::milliseconds stop_delay_;
   std::vector<VipState> vips_;
   bool stop_ = false;
   bool connected_ = false;

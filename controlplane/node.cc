@@ -616,7 +616,7 @@ void Node::withdraw_before_stop() {
     stopping_ = true;
     update_announcements();
   });
-  const auto delay = config_.announce ? config_.announce->stop_delay : std::chrono::milliseconds(0);
+  const auto delay = announcer_->stop_delay();  // not config_: the control thread owns it
   const auto start = std::chrono::steady_clock::now();
   const auto confirm_by = start + std::chrono::seconds(3);
   std::optional<std::chrono::steady_clock::time_point> until;

@@ -373,7 +373,11 @@ TEST(AnnounceController, AReloadWithdrawsARemovedVipThenForgetsIt) {
   c.start();
   c.set_decisions({decision(kVip1, "vip1", true), decision(kVip2, "vip2", true)});
   ASSERT_TRUE(eventually([&] { return bird.enabled("vip1") && bird.enabled("vip2"); }));
-  c.reconfigure(config_for(dir.file("bird.ctl"), 60s));
+  AnnounceConfig one = config_for(dir.file("bird.ctl"), 60s);
+  one.stop_delay = 250ms;
+  EXPECT_EQ(c.stop_delay(), 1000ms);
+  c.reconfigure(one);
+  EXPECT_EQ(c.stop_delay(), 250ms);
   EXPECT_TRUE(eventually([&] { return !bird.enabled("vip2"); }));
   EXPECT_TRUE(eventually([&] { return c.status()["vips"].size() == 1; }));
   EXPECT_TRUE(bird.enabled("vip1"));
