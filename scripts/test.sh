@@ -56,7 +56,7 @@ CC=clang CXX=clang++ setup build-fuzz -Dfuzz=enabled -Dfuzz_seconds="$fuzz_secon
   -Dbuildtype=debugoptimized || exit 1
 # Only the fuzzers: the rest of the tree is built and tested above.
 ninja -C build-fuzz -j "$jobs" tests/fuzz_pipeline tests/fuzz_vrrp tests/fuzz_config \
-  tests/fuzz_api || exit 1
+  tests/fuzz_api tests/fuzz_bird || exit 1
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-fuzz --no-rebuild --print-errorlogs --suite fuzz --logbase fuzz || status=1
 

@@ -136,7 +136,7 @@ def share_line(counts, n):
                      for k, v in sorted(counts.items()))
 
 
-def check_spread(lab, tap, cfgs):
+def check_spread(lab, tap, cfgs, hops_before):
     before = {node: total(new_flows(cfg)) for node, cfg in cfgs.items()}
     load = lab.http_load([TARGET], N_HTTP)
     per_node = {node: total(new_flows(cfg)) - before[node] for node, cfg in cfgs.items()}
@@ -145,10 +145,12 @@ def check_spread(lab, tap, cfgs):
         N_HTTP, load.get("rps"), share_line(per_node, N_HTTP), share_line(load["counts"], N_HTTP)))
     nodes_ok = all(0.35 * N_HTTP <= v <= 0.65 * N_HTTP for v in per_node.values())
     ctl_ok, (lo, hi) = labtest.spread_ok(load["counts"], N_HTTP)
-    tap.ok(hops == both() and load["ok"] == N_HTTP and nodes_ok and ctl_ok,
-           "the router has an ECMP route with both nodes (%s); %d new connections all answered "
-           "(%d), spread over the nodes (%s; 35-65%% each) and the controllers (%s; %d..%d)" % (
-               ", ".join(hops), N_HTTP, load["ok"], share_line(per_node, N_HTTP),
+    tap.ok(hops_before == [] and hops == both() and load["ok"] == N_HTTP and nodes_ok and ctl_ok,
+           "no route before fulcrumd ran (%s); then an ECMP route with both nodes (%s); %d new "
+           "connections all answered (%d), spread over the nodes (%s; 35-65%% each) and the "
+           "controllers (%s; %d..%d)" % (
+               hops_before or "none", ", ".join(hops), N_HTTP, load["ok"],
+               share_line(per_node, N_HTTP),
                share_line(load["counts"], N_HTTP), lo, hi),
            "; ".join(load.get("errors", [])[:5]))
 
@@ -246,7 +248,7 @@ def check_clean_stop(lab, tap, tmp, cfgs):
 
 def wait_both_announced(tap, cfgs, limit_s, what):
     t0 = time.monotonic()
-    ok = labtest.wait_for(lambda: next_hops() == both(), limit_s, step=0.1)
+    ok = labtest.wait_for(lambda: next_hops() == both(), limit_s, step=0.1) is not None
     tap.diag("%s: both next hops after %.1f s" % (what, time.monotonic() - t0)
              if ok else "%s: route still %s after %.0f s" % (what, next_hops(), limit_s))
     return ok
@@ -304,7 +306,8 @@ def check_checks_fail_on_one_node(lab, tap, tmp, cfgs):
                    "  tcp dport %d drop\n }\n}\n" % (NFT_TABLE, HTTP_PORT))
     try:
         t0 = time.monotonic()
-        withdrawn = labtest.wait_for(lambda: next_hops() == [LB_ADDRS["lb1"]], 10.0, step=0.05)
+        withdrawn = labtest.wait_for(lambda: next_hops() == [LB_ADDRS["lb1"]], 10.0,
+                                     step=0.05) is not None
         took = time.monotonic() - t0
         state = (announce(cfgs["lb0"]).get("vips") or [{}])[0]
         load = lab.http_load([TARGET], 200)
@@ -323,19 +326,26 @@ def check_checks_fail_on_one_node(lab, tap, tmp, cfgs):
 
 
 def check_bird_restart(lab, tap, cfgs):
+    watch = RouteWatch()
     t0 = time.monotonic()
-    r = lab.lab("bird-restart", "lb0", timeout=30)
-    t_up = time.monotonic()
+    try:
+        r = lab.lab("bird-restart", "lb0", timeout=30)
+        t_up = time.monotonic()
+        dropped = labtest.wait_for(lambda: watch.first([LB_ADDRS["lb1"]], after=t0) is not None,
+                                   2.0) is not None
+    finally:
+        watch.stop()
     # The restarted BIRD has vip1 at "disabled yes" again until fulcrumd re-asserts it.
     reasserted = labtest.wait_for(lambda: announced(cfgs["lb0"]) and bird_says_up("lb0"),
-                                  REASSERT_S + 4.0, step=0.05)
+                                  REASSERT_S + 4.0, step=0.05) is not None
     t_enabled = time.monotonic()
     routed = wait_both_announced(tap, cfgs, 30.0, "after the BIRD restart")
     t_routed = time.monotonic()
-    tap.ok(r.returncode == 0 and reasserted and routed,
-           "BIRD restarted on lb0 (%.1f s): fulcrumd re-enabled vip1 %.1f s after BIRD was back "
-           "(re-assertion every %.0f s); the router had both next hops again after %.1f s" % (
-               t_up - t0, t_enabled - t_up, REASSERT_S, t_routed - t_up),
+    tap.ok(r.returncode == 0 and dropped and reasserted and routed,
+           "BIRD restarted on lb0 (%.1f s; the router dropped lb0 meanwhile: %s): fulcrumd "
+           "re-enabled vip1 %.1f s after BIRD was back (re-assertion every %.0f s); the router "
+           "had both next hops again after %.1f s" % (
+               t_up - t0, dropped, t_enabled - t_up, REASSERT_S, t_routed - t_up),
            r.stderr[-500:] + "\n" + lab.lb_log("lb0")[-600:])
 
 
@@ -367,10 +377,9 @@ def body(tap):
         cfgs = {node: node_config(tmp, node) for node in ("lb0", "lb1")}
         for node, cfg in cfgs.items():
             lab.lb_start_config(cfg, node=node)
-        tap.diag("before fulcrumd ran the router had next hops %s" % hops_before)
         if not wait_both_announced(tap, cfgs, 30.0, "start"):
             tap.diag(lab.lab("status", timeout=30).stdout[-1500:])
-        check_spread(lab, tap, cfgs)
+        check_spread(lab, tap, cfgs, hops_before)
         check_state_shown(lab, tap, cfgs)
         check_same_backend(lab, tap, tmp, cfgs)
         check_clean_stop(lab, tap, tmp, cfgs)

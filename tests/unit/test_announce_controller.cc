@@ -341,7 +341,7 @@ TEST(AnnounceController, AHungBirdCostsOnlyTheTimeout) {
   c->start();
   const auto t0 = std::chrono::steady_clock::now();
   c->set_decisions({decision(kVip1, "vip1", true)});
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 50ms);  // the caller never waits for BIRD
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms);  // never the 150 ms BIRD timeout x2
   ASSERT_TRUE(eventually([&] { return !c->status()["last_error"].get<std::string>().empty(); }));
   EXPECT_NE(c->status()["last_error"].get<std::string>().find("timed out"), std::string::npos)
       << c->status()["last_error"];
