@@ -160,6 +160,7 @@ void AnnounceController::run() {
     // Outside the lock: BIRD may take up to the command timeout per command.
     std::vector<Result> results;
     std::string connect_error;
+    std::string io_error;  // the last command that failed on the connection, if any
     bool connected_now = false;
     uint64_t sent = 0, failed = 0;
     for (const Work& w : work) {
@@ -185,7 +186,7 @@ void AnnounceController::run() {
         const auto reply = client->command(
             w.announce ? bird_enable_command(w.protocol) : bird_disable_command(w.protocol), error);
         if (!reply) {
-          r.error = error;
+          io_error = r.error = error;
           continue;
         }
         if (const auto toggled = parse_toggle_reply(*reply)) {
@@ -205,6 +206,8 @@ void AnnounceController::run() {
         std::string error;
         if (const auto reply = client->command(bird_show_protocol_command(w.protocol), error)) {
           r.state = parse_protocol_state(*reply, w.protocol);
+        } else {
+          io_error = error;
         }
       }
       results.push_back(std::move(r));
@@ -222,7 +225,7 @@ void AnnounceController::run() {
       greeting_ = client->greeting();
       last_error_.clear();
     } else {
-      const std::string error = connect_error.empty() ? results.back().error : connect_error;
+      const std::string error = !connect_error.empty() ? connect_error : io_error;
       if (was_connected || error != last_error_) {
         log(LogLevel::kWarning, "announce: BIRD at %s: %s; trying again every %.1f s",
             path.c_str(), error.c_str(), seconds(reassert_interval_));
