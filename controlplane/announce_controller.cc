@@ -196,10 +196,13 @@ void AnnounceController::run() {
         } else {
           r.error = "BIRD answered " + std::to_string(reply->code) + " \"" + reply->message() +
                     "\"" + (reply->code == 8003 ? " (no such protocol in BIRD's config)" : "");
+          // Withdrawing what BIRD does not have: nothing of it is announced, so a stop need not
+          // wait for it (the error still shows).
+          if (reply->code == 8003 && !w.announce) r.enabled = false;
         }
         break;
       }
-      if (!r.enabled) ++failed;
+      if (!r.error.empty()) ++failed;
       // BIRD's view of the protocol (up, down, start...) for fulcrumctl: after every command
       // that went through, so a change shows at once.
       if (r.enabled && client->connected()) {
@@ -245,23 +248,19 @@ void AnnounceController::apply(const std::vector<Result>& results) {
       if (s.wanted.vip == r.vip && s.wanted.protocol == r.protocol) v = &s;
     }
     if (v == nullptr) continue;  // reconfigured away meanwhile
-    if (!r.enabled) {
-      if (r.error != v->error) {
-        log(LogLevel::kError, "announce: %s (BIRD protocol %s): cannot %s: %s",
-            ipv4_to_string(r.vip).c_str(), r.protocol.c_str(),
-            r.announce ? "announce" : "withdraw", r.error.c_str());
-      }
-      v->error = r.error;
-      v->bird_state.clear();
-      continue;
+    if (!r.error.empty() && r.error != v->error) {
+      log(LogLevel::kError, "announce: %s (BIRD protocol %s): cannot %s: %s",
+          ipv4_to_string(r.vip).c_str(), r.protocol.c_str(), r.announce ? "announce" : "withdraw",
+          r.error.c_str());
     }
+    v->error = r.error;
+    v->bird_state = r.state.value_or("");
+    if (!r.enabled) continue;
     if (r.changed) {
       log(LogLevel::kNotice, "announce: %s: BIRD protocol %s %s", ipv4_to_string(r.vip).c_str(),
           r.protocol.c_str(), *r.enabled ? "enabled: announced" : "disabled: withdrawn");
     }
     v->bird_enabled = r.enabled;
-    v->error.clear();
-    v->bird_state = r.state.value_or("");
   }
   std::erase_if(vips_, [](const VipState& v) {
     return v.retired && v.bird_enabled == std::optional<bool>(false);

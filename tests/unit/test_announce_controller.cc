@@ -333,6 +333,20 @@ TEST(AnnounceController, UnknownProtocolIsReportedPerVip) {
   EXPECT_NE(text.find("fulcrum_announce_bird_command_failures_total 1"), std::string::npos);
 }
 
+TEST(AnnounceController, AProtocolBirdDoesNotHaveCountsAsWithdrawn) {
+  TempDir dir;
+  FakeBird bird(dir.file("bird.ctl"), {"vip1"});
+  AnnounceConfig cfg = config_for(dir.file("bird.ctl"), 60s);
+  cfg.vips.push_back({.address = kVip2, .bird_protocol = "nosuch"});
+  AnnounceController c(cfg);
+  c.start();
+  c.set_decisions({decision(kVip1, "vip1", false), decision(kVip2, "nosuch", false)});
+  // A clean stop need not wait for what BIRD cannot announce; the mistake still shows.
+  EXPECT_TRUE(c.wait_withdrawn(2s));
+  EXPECT_EQ(vip_status(c, 1)["bird"], "disabled");
+  EXPECT_NE(vip_status(c, 1)["error"].get<std::string>().find("8003"), std::string::npos);
+}
+
 TEST(AnnounceController, AHungBirdCostsOnlyTheTimeout) {
   TempDir dir;
   FakeBird bird(dir.file("bird.ctl"), {"vip1"});
