@@ -174,33 +174,15 @@ void AnnounceController::run() {
       // One retry on a fresh connection: the first command after BIRD restarted finds the old
       // connection closed.
       for (int attempt = 0; attempt < 2; ++attempt) {
-        std::string error;
-        if (!client->connected()) {
-          if (!client->connect(error)) {
-            connect_error = r.error = error;
-            break;
-          }
-          connected_now = true;
-        }
-        ++sent;
-        const auto reply = client->command(
-            w.announce ? bird_enable_command(w.protocol) : bird_disable_command(w.protocol), error);
-        if (!reply) {
-          io_error = r.error = error;
-          continue;
-        }
-        if (const auto toggled = parse_toggle_reply(*reply)) {
-          r.enabled = toggled->enabled;
-          r.changed = toggled->changed;
-          r.error.clear();
-        } else {
-          r.error = "BIRD answered " + std::to_string(reply->code) + " \"" + reply->message() +
-                    "\"" + (reply->code == 8003 ? " (no such protocol in BIRD's config)" : "");
-          // Withdrawing what BIRD does not have: nothing of it is announced, so a stop need not
-          // wait for it (the error still shows).
-          if (reply->code == 8003 && !w.announce) r.enabled = false;
-        }
-        break;
+        if (!client->connected()) connected_now = true;
+        const BirdToggleOutcome o = bird_toggle(*client, w.protocol, w.announce);
+        if (!o.connect_failed) ++sent;
+        r.enabled = o.enabled;
+        r.changed = o.changed;
+        r.error = o.error;
+        if (o.connect_failed) connect_error = o.error;
+        if (!o.io_failed) break;
+        io_error = o.error;
       }
       if (!r.error.empty()) ++failed;
       // BIRD's view of the protocol (up, down, start...) for fulcrumctl: after every command
@@ -328,19 +310,17 @@ bool withdraw_all(const AnnounceConfig& config, std::chrono::milliseconds timeou
   bool ok = true;
   for (const AnnounceVipConfig& v : config.vips) {
     const std::string what = ipv4_to_string(v.address) + " (BIRD protocol " + v.bird_protocol + ")";
-    const auto reply = client.command(bird_disable_command(v.bird_protocol), error);
-    const auto toggled = reply ? parse_toggle_reply(*reply) : std::nullopt;
-    if (toggled) {
-      report.push_back(what + (toggled->changed ? ": withdrawn" : ": was not announced"));
+    const BirdToggleOutcome o = bird_toggle(client, v.bird_protocol, false);
+    if (o.connect_failed) {
+      report.push_back("cannot reach BIRD: " + o.error);
+      return false;
+    }
+    if (o.error.empty()) {
+      report.push_back(what + (o.changed ? ": withdrawn" : ": was not announced"));
       continue;
     }
     ok = false;
-    report.push_back(what + ": cannot withdraw: " +
-                     (reply ? std::to_string(reply->code) + " " + reply->message() : error));
-    if (!client.connected() && !client.connect(error)) {
-      report.push_back("cannot reach BIRD: " + error);
-      return false;
-    }
+    report.push_back(what + ": cannot withdraw: " + o.error);
   }
   return ok;
 }

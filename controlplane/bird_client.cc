@@ -144,4 +144,27 @@ std::optional<BirdReply> BirdClient::read_reply(std::chrono::steady_clock::time_
   }
 }
 
+BirdToggleOutcome bird_toggle(BirdClient& client, const std::string& protocol, bool enable) {
+  BirdToggleOutcome out;
+  if (!client.connected() && !client.connect(out.error)) {
+    out.connect_failed = true;
+    return out;
+  }
+  const auto reply = client.command(
+      enable ? bird_enable_command(protocol) : bird_disable_command(protocol), out.error);
+  if (!reply) {
+    out.io_failed = true;
+    return out;
+  }
+  if (const auto toggled = parse_toggle_reply(*reply)) {
+    out.enabled = toggled->enabled;
+    out.changed = toggled->changed;
+    return out;
+  }
+  out.error = "BIRD answered " + std::to_string(reply->code) + " \"" + reply->message() + "\"" +
+              (reply->code == 8003 ? " (no such protocol in BIRD's config)" : "");
+  if (reply->code == 8003 && !enable) out.enabled = false;
+  return out;
+}
+
 }  // namespace fulcrum

@@ -41,4 +41,16 @@ class BirdClient {
   std::string greeting_;
 };
 
+// One `enable` or `disable` of a protocol, connecting first when the client is not connected.
+struct BirdToggleOutcome {
+  std::optional<bool> enabled;  // the protocol's state afterwards, when known
+  bool changed = false;         // false: it already was
+  bool connect_failed = false;  // BIRD could not be reached: nothing was sent
+  bool io_failed = false;       // sent, but the connection broke: worth one try on a new one
+  std::string error;            // what went wrong, "" when BIRD did it
+};
+// A protocol BIRD does not have (8003) is an error; disabling one still counts as disabled,
+// since nothing of it can be announced.
+BirdToggleOutcome bird_toggle(BirdClient& client, const std::string& protocol, bool enable);
+
 }  // namespace fulcrum
