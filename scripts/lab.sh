@@ -1154,14 +1154,19 @@ require_galera_lab() {
   galera_on || die "the lab is not in Galera mode (it was not brought up with --galera)"
 }
 
-controller_node() {
-  local node=${1#"$NS_PREFIX"}
-  if [ -n "$node" ] && [[ " ${CONTROLLERS[*]} " == *" $node "* ]]; then
+# `node_in WHAT ARG NODE...`: ARG (with or without the fl- prefix) if it is one of the NODEs,
+# else dies naming WHAT and the choices.
+node_in() {
+  local what=$1 arg=$2 node=${2#"$NS_PREFIX"}
+  shift 2
+  if [ -n "$node" ] && [[ " $* " == *" $node "* ]]; then
     printf '%s' "$node"
   else
-    die "not a controller: '$1' (${CONTROLLERS[*]})"
+    die "not a $what: '$arg' ($*)"
   fi
 }
+
+controller_node() { node_in controller "$1" "${CONTROLLERS[@]}"; }
 
 # Starts NODE's mariadbd in Galera mode: `bootstrap` forms a new cluster
 # (and runs the init file), `join` joins the running one (SST or IST from a
@@ -1419,14 +1424,7 @@ require_ecmp_lab() {
   ecmp_on || die "the lab is not in ECMP mode (it was not brought up with --ecmp)"
 }
 
-bird_node() {
-  local node=${1#"$NS_PREFIX"}
-  if [ -n "$node" ] && [[ " ${BIRD_NODES[*]} " == *" $node "* ]]; then
-    printf '%s' "$node"
-  else
-    die "not a BIRD node: '$1' (${BIRD_NODES[*]})"
-  fi
-}
+bird_node() { node_in "BIRD node" "$1" "${BIRD_NODES[@]}"; }
 
 bird_ns() { if [ "$1" = "$ROUTER" ]; then printf '%s' "$ROUTER_NS"; else ns_of "$1"; fi; }
 bird_conf() { printf '%s/bird-%s.conf' "$(state_get tmpdir)" "$1"; }

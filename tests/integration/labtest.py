@@ -728,13 +728,18 @@ def vrrp_toml(priority, advert_interval="100ms", **keys):
     return "\n".join(lines) + "\n"
 
 
+def ctl_json(sock, command, timeout=5):
+    """`fulcrumctl COMMAND --json` parsed, or {} when fulcrumctl gave no JSON."""
+    r = fulcrumctl(sock, command, "--json", timeout=timeout)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        return {}
+
+
 def ctl_vrrp(sock):
     """The first VRRP instance as `fulcrumctl vrrp --json` shows it, or {}."""
-    r = fulcrumctl(sock, "vrrp", "--json", timeout=5)
-    try:
-        return json.loads(r.stdout)["instances"][0]
-    except (ValueError, KeyError, IndexError):
-        return {}
+    return (ctl_json(sock, "vrrp").get("instances") or [{}])[0]
 
 
 def fulcrumctl(sock, *args, timeout=15):

@@ -115,11 +115,7 @@ def total(flows):
 
 
 def announce(cfg):
-    r = labtest.fulcrumctl(cfg.socket, "announce", "--json", timeout=5)
-    try:
-        return json.loads(r.stdout)
-    except ValueError:
-        return {}
+    return labtest.ctl_json(cfg.socket, "announce")
 
 
 def announced(cfg):

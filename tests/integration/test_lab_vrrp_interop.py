@@ -152,11 +152,7 @@ class Fulcrum:
                 time.sleep(0.005)
 
     def vrrp(self):
-        r = labtest.fulcrumctl(self.cfg.socket, "vrrp", "--json", timeout=5)
-        try:
-            return json.loads(r.stdout)
-        except ValueError:
-            return {}
+        return labtest.ctl_json(self.cfg.socket, "vrrp")
 
     def instance(self):
         return (self.vrrp().get("instances") or [{}])[0]
