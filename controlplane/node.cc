@@ -91,12 +91,23 @@ bool Node::start() {
     return false;
   }
 
-  pool_ = create_mbuf_pool("fulcrum_mbufs", 8191U + 4096U * workers, error);
+  const std::string dev = port_device_name(port_cfg_);
+  const bool af_xdp = dev.rfind("net_af_xdp", 0) == 0;
+  pool_ = create_mbuf_pool("fulcrum_mbufs", 8191U + 4096U * workers, af_xdp, error);
   if (pool_ == nullptr) {
     FULCRUM_LOG(kError, "%s", error.c_str());
     return false;
   }
-  const std::string dev = port_device_name(port_cfg_);
+  if (const uint32_t outside = af_xdp ? mbufs_outside_af_xdp_umem(pool_) : 0; outside != 0) {
+    // The pool came in several memory chunks: net_af_xdp could not use some of its buffers,
+    // and each one it posted would cost the receive queue a slot for good.
+    FULCRUM_LOG(kError,
+                "%s: port '%s': %u of %u packet buffers lie outside the AF_XDP UMEM (the pool "
+                "is not one contiguous chunk); give EAL more contiguous memory (-m, hugepages)",
+                config_.where(port_cfg_.line).c_str(), port_cfg_.name.c_str(), outside,
+                pool_->populated_size);
+    return false;
+  }
   if (!eth_port_start(dev, workers, workers, pool_, port_, error)) {
     FULCRUM_LOG(kError, "%s: port '%s': %s", config_.where(port_cfg_.line).c_str(),
                 port_cfg_.name.c_str(), error.c_str());
@@ -437,8 +448,9 @@ void Node::tick() {
 
 void Node::check_rx_stall() {
   // A receive path that drops everything it is offered while handing nothing to the workers
-  // (seen with net_af_xdp in copy mode after a SYN flood): say so once a second while it lasts,
-  // since nothing else would tell the operator why the node went deaf.
+  // (net_af_xdp did, for good, when its pool did not fit the UMEM: create_mbuf_pool): say so
+  // once a second while it lasts, since nothing else would tell the operator why the node went
+  // deaf.
   rte_eth_stats es{};
   if (rte_eth_stats_get(port_.id, &es) != 0) return;
   const uint64_t missed = es.imissed - rx_missed_last_;

@@ -4,6 +4,8 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
+#include <rte_memzone.h>
 
 #include <unistd.h>
 
@@ -11,15 +13,6 @@
 #include <cstring>
 
 namespace fulcrum {
-
-namespace {
-
-constexpr uint16_t kRxDesc = 1024;
-constexpr uint16_t kTxDesc = 1024;
-
-std::string err_text(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
-
-}  // namespace
 
 bool eal_start(const std::vector<std::string>& args, std::string& error) {
   // rte_eal_init keeps pointers into argv for the process's lifetime.
@@ -48,14 +41,105 @@ void eal_stop() {
   }
 }
 
-rte_mempool* create_mbuf_pool(const std::string& name, uint32_t mbufs, std::string& error) {
-  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, 256, 0,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+namespace {
+
+constexpr uint16_t kRxDesc = 1024;
+constexpr uint16_t kTxDesc = 1024;
+constexpr uint32_t kMbufCache = 256;
+constexpr uint32_t kTiledObjectSize = 4096;  // divides 4 KiB, 2 MiB and 1 GiB pages alike
+
+void free_zone(rte_mempool_memhdr* /*chunk*/, void* zone) {
+  rte_memzone_free(static_cast<const rte_memzone*>(zone));
+}
+
+rte_mempool* create_page_tiled_pool(const std::string& name, uint32_t mbufs) {
+  // rte_pktmbuf_pool_create's steps, with NO_SPREAD so that the object size stays exactly
+  // kTiledObjectSize (spreading over memory channels would pad it to 4,160 bytes).
+  constexpr unsigned kFlags = RTE_MEMPOOL_F_NO_SPREAD;
+  rte_mempool_objsz size{};
+  rte_mempool_calc_obj_size(sizeof(rte_mbuf), kFlags, &size);
+  const uint32_t elt_size = kTiledObjectSize - size.header_size - size.trailer_size;
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = static_cast<uint16_t>(elt_size - sizeof(rte_mbuf));
+  priv.mbuf_priv_size = 0;
+  rte_mempool* pool =
+      rte_mempool_create_empty(name.c_str(), mbufs, elt_size, kMbufCache,
+                               sizeof(rte_pktmbuf_pool_private), rte_socket_id(), kFlags);
+  if (pool == nullptr) return nullptr;
+  if (rte_mempool_calc_obj_size(elt_size, kFlags, nullptr) != kTiledObjectSize ||
+      rte_mempool_set_ops_byname(pool, rte_mbuf_best_mempool_ops(), nullptr) != 0) {
+    rte_mempool_free(pool);
+    rte_errno = EINVAL;
+    return nullptr;
+  }
+  rte_pktmbuf_pool_init(pool, &priv);
+  // Our own page-aligned memory: the default population starts the first object at the page
+  // after an unaligned chunk start, which puts the last object past the PMD's UMEM.
+  const std::string zone_name = "tiled_" + name;
+  const rte_memzone* zone =
+      rte_memzone_reserve_aligned(zone_name.c_str(), size_t{mbufs} * kTiledObjectSize,
+                                  static_cast<int>(rte_socket_id()), 0, kTiledObjectSize);
+  const int populated =
+      zone == nullptr
+          ? -rte_errno
+          : rte_mempool_populate_virt(pool, static_cast<char*>(zone->addr), zone->len,
+                                      kTiledObjectSize, free_zone, const_cast<rte_memzone*>(zone));
+  if (populated < 0 || pool->populated_size != mbufs) {
+    if (populated <= 0 && zone != nullptr) rte_memzone_free(zone);  // else the pool owns it
+    rte_mempool_free(pool);
+    rte_errno = populated < 0 ? -populated : ENOMEM;
+    return nullptr;
+  }
+  rte_mempool_obj_iter(pool, rte_pktmbuf_init, nullptr);
+  return pool;
+}
+
+std::string err_text(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
+
+struct UmemSpan {
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+  uint32_t outside = 0;
+};
+
+void count_outside(rte_mempool* pool, void* opaque, void* obj, unsigned /*index*/) {
+  // The PMD hands the kernel each buffer as (mbuf - UMEM base - header); the kernel accepts it
+  // when that offset plus one frame (the whole object) stays inside the UMEM.
+  auto* span = static_cast<UmemSpan*>(opaque);
+  const uintptr_t start = reinterpret_cast<uintptr_t>(obj) - pool->header_size;
+  const uintptr_t frame = pool->header_size + pool->elt_size + pool->trailer_size;
+  if (start < span->begin || start + frame > span->end) ++span->outside;
+}
+
+}  // namespace
+
+rte_mempool* create_mbuf_pool(const std::string& name, uint32_t mbufs, bool page_tiled,
+                              std::string& error) {
+  rte_mempool* pool = page_tiled
+                          ? create_page_tiled_pool(name, mbufs)
+                          : rte_pktmbuf_pool_create(name.c_str(), mbufs, kMbufCache, 0,
+                                                    RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
   if (pool == nullptr) {
-    error = "cannot create mbuf pool of " + std::to_string(mbufs) + " mbufs: " +
-            rte_strerror(rte_errno) + " (more memory for EAL: -m)";
+    error = "cannot create mbuf pool of " + std::to_string(mbufs) +
+            " mbufs: " + rte_strerror(rte_errno) + " (more memory for EAL: -m)";
   }
   return pool;
+}
+
+uint32_t mbufs_outside_af_xdp_umem(const rte_mempool* pool) {
+  // The same arithmetic as net_af_xdp's xdp_umem_configure(): the base is the page holding
+  // the first memory chunk, the length populated_size objects plus that chunk's offset.
+  auto* mp = const_cast<rte_mempool*>(pool);
+  const rte_mempool_memhdr* first = STAILQ_FIRST(&mp->mem_list);
+  if (first == nullptr) return mp->populated_size;
+  const auto page = static_cast<uintptr_t>(getpagesize());
+  const auto addr = reinterpret_cast<uintptr_t>(first->addr);
+  UmemSpan span;
+  span.begin = addr & ~(page - 1);
+  const uintptr_t frame = mp->header_size + mp->elt_size + mp->trailer_size;
+  span.end = span.begin + static_cast<uintptr_t>(mp->populated_size) * frame + (addr - span.begin);
+  rte_mempool_obj_iter(mp, count_outside, &span);
+  return span.outside;
 }
 
 bool eth_port_start(const std::string& name, uint16_t rx_queues, uint16_t tx_queues,

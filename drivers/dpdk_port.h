@@ -20,7 +20,19 @@ namespace fulcrum {
 bool eal_start(const std::vector<std::string>& args, std::string& error);
 void eal_stop();
 
-rte_mempool* create_mbuf_pool(const std::string& name, uint32_t mbufs, std::string& error);
+// The packet-buffer pool. With `page_tiled`, every buffer takes exactly 4 KiB and the buffers
+// tile the pages with no gap: net_af_xdp (DPDK 22.11) registers the pool with the kernel as one
+// UMEM of populated_size x object size from its first object, and in the default layout
+// (2,368-byte objects that never straddle a page, so one per 4 KiB page under --no-huge) the
+// later buffers lie past that UMEM's end. The kernel silently discards such a buffer from the
+// FILL ring and never returns it, so each one the PMD posts costs the queue a receive slot for
+// good: under a flood that cycles the whole pool the port stops receiving (docs/reliability.md).
+rte_mempool* create_mbuf_pool(const std::string& name, uint32_t mbufs, bool page_tiled,
+                              std::string& error);
+
+// How many of `pool`'s buffers lie (even partly) outside the UMEM that net_af_xdp registers for
+// it; 0 when the PMD can use every buffer.
+uint32_t mbufs_outside_af_xdp_umem(const rte_mempool* pool);
 
 struct EthPortInfo {
   uint16_t id = 0;
