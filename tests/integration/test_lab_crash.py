@@ -20,7 +20,8 @@ emulated: the test says so and starts lb0 again RestartSec after the kill.
    `systemd-analyze verify` accepts the unit (where systemd-analyze exists).
 2. While a client loop runs through the VIP, lb0's fulcrumd (the master) gets SIGKILL: lb1 takes
    over and the loop's answers come from c1, the writer, on both sides of the gap.
-3. systemd restarts it (NRestarts=1, a new main PID) and lb0 comes back as VRRP BACKUP
+3. systemd restarts it (NRestarts=1, a new main PID; the unit's ExecStopPost ran after the kill
+   and its ExecStartPre before each start, as their output shows) and lb0 comes back as VRRP BACKUP
    (nopreempt), its standby writer is c1 again (read back from its state file, not the config's
    first backend), and the loop sees no second interruption.
 4. Nothing stale: the restart took over the API socket path the killed process left, the
@@ -169,7 +170,7 @@ def crash_and_restart(tap, lab, sd, tmp, cfg0, cfg1, log0, restart_sec, leftover
     stop = os.path.join(tmp, "stop")
     loop = lab.client(tmp, "http-loop", "--target", TARGET, "--interval", "0.02",
                       "--timeout", "0.2", "--duration", "30", "--stop-file", stop)
-    new_pid, restarts = None, None
+    new_pid, restarts, hooks = None, None, {}
     try:
         time.sleep(0.5)
         pid = sd.main_pid(LB0_UNIT) if sd.mode else lab.fulcrumd_pid("lb0")
@@ -182,6 +183,11 @@ def crash_and_restart(tap, lab, sd, tmp, cfg0, cfg1, log0, restart_sec, leftover
             restarted = time.monotonic() - t_kill
             new_pid = sd.main_pid(LB0_UNIT)
             restarts = sd.prop(LB0_UNIT, "NRestarts")
+            # What the unit's hooks printed into its output file: ExecStartPre (--check) before
+            # each start, ExecStopPost (--withdraw; no [announce] here) after the kill.
+            output = read(log0)
+            hooks = {"ExecStartPre": output.count(": configuration is valid"),
+                     "ExecStopPost": output.count(": no [announce]: nothing to withdraw")}
         else:
             # The unit's restart: RestartSec after the death, the same command line.
             time.sleep(restart_sec)
@@ -206,15 +212,19 @@ def crash_and_restart(tap, lab, sd, tmp, cfg0, cfg1, log0, restart_sec, leftover
            "answer before and after comes from the writer c1" % gap,
            "answers %s; %d records" % (answers, len(records)))
     if sd.mode:
-        how = "systemd restarted it (NRestarts=%s, main PID %s -> %s)" % (restarts, pid, new_pid)
-        by_systemd = restarts == "1" and new_pid not in (None, pid)
+        hooks_ok = hooks == {"ExecStartPre": 2, "ExecStopPost": 1}
+        how = ("systemd restarted it (NRestarts=%s, main PID %s -> %s; ExecStopPost --withdraw "
+               "ran after the kill, ExecStartPre --check before each start)" % (
+                   restarts, pid, new_pid))
+        by_systemd = restarts == "1" and new_pid not in (None, pid) and hooks_ok
     else:
         how = "restarted as the unit would (no systemd: emulated)"
         by_systemd = True
     tap.ok(by_systemd and back is not None and writer(cfg0) == "c1" and not late,
            "%s: lb0 is VRRP BACKUP (nopreempt), standby writer c1 restored from its state "
            "file, no second interruption" % how,
-           "state %s, writer %s, late failures %s" % (vrrp_state(cfg0), writer(cfg0), late[:2]))
+           "state %s, writer %s, late failures %s, hooks %s" % (
+               vrrp_state(cfg0), writer(cfg0), late[:2], hooks))
     links = labtest.run(["ip", "-n", "fl-lb0", "-o", "link", "show"], timeout=5).stdout
     taps = links.count("fulcrum-lan")
     lab.lb_stop("lb1")

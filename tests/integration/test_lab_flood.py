@@ -3,10 +3,11 @@
 """A SYN flood against VIP:8774 (issue 8): Fulcrum keeps forwarding and loses nothing.
 
 fulcrumd on lb0 (FNAT, net_af_xdp as the lab runs it) with a flow table of FLOW_CAPACITY entries.
-Before the flood, KEEPALIVE HTTP/1.1 keep-alive connections are opened through the VIP (a request every 100 ms each). Then
-syn_flood.py sends SYNs from random addresses of 198.51.100.0/24 and 203.0.113.0/24 (DISTINCT
-distinct flows, more than 10x the table's capacity) for FLOOD_S seconds at FLOOD_PPS (why that
-rate: see below), while a client opens a new legitimate connection every 50 ms.
+Before the flood, KEEPALIVE HTTP/1.1 keep-alive connections are opened through the VIP (a
+request every 100 ms each). Then syn_flood.py sends SYNs from random addresses of
+198.51.100.0/24 and 203.0.113.0/24 (DISTINCT distinct flows, more than 10x the table's
+capacity) for FLOOD_S seconds at FLOOD_PPS (why that rate: see below), while a client opens a
+new legitimate connection every 50 ms.
 
 1. The flood ran: its rate and distinct flows (>= 10x capacity) are reported.
 2. Every request on the keep-alive connections opened before the flood succeeds, before,
