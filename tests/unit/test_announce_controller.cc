@@ -307,13 +307,22 @@ TEST(AnnounceController, AbsentBirdIsReportedThenFoundWhenItComes) {
   EXPECT_TRUE(eventually([&] { return c.status()["bird_connected"] == true; }));
 }
 
-TEST(AnnounceController, UnknownProtocolIsReportedPerVip) {
+// vip1, which BIRD has, and a second VIP whose protocol "nosuch" BIRD does not have.
+class AnnounceWithUnknownProtocol : public ::testing::Test {
+ protected:
+  static AnnounceConfig make_config(const TempDir& dir) {
+    AnnounceConfig cfg = config_for(dir.file("bird.ctl"), 60s);
+    cfg.vips.push_back({.address = kVip2, .bird_protocol = "nosuch"});
+    return cfg;
+  }
+  void SetUp() override { c.start(); }
+
   TempDir dir;
-  FakeBird bird(dir.file("bird.ctl"), {"vip1"});
-  AnnounceConfig cfg = config_for(dir.file("bird.ctl"), 60s);
-  cfg.vips.push_back({.address = kVip2, .bird_protocol = "nosuch"});
-  AnnounceController c(cfg);
-  c.start();
+  FakeBird bird{dir.file("bird.ctl"), {"vip1"}};
+  AnnounceController c{make_config(dir)};
+};
+
+TEST_F(AnnounceWithUnknownProtocol, IsReportedPerVip) {
   c.set_decisions({decision(kVip1, "vip1", true), decision(kVip2, "nosuch", true)});
   ASSERT_TRUE(eventually([&] { return !vip_status(c, 1)["error"].get<std::string>().empty(); }));
   EXPECT_EQ(vip_status(c, 1)["error"],
@@ -333,13 +342,7 @@ TEST(AnnounceController, UnknownProtocolIsReportedPerVip) {
   EXPECT_NE(text.find("fulcrum_announce_bird_command_failures_total 1"), std::string::npos);
 }
 
-TEST(AnnounceController, AProtocolBirdDoesNotHaveCountsAsWithdrawn) {
-  TempDir dir;
-  FakeBird bird(dir.file("bird.ctl"), {"vip1"});
-  AnnounceConfig cfg = config_for(dir.file("bird.ctl"), 60s);
-  cfg.vips.push_back({.address = kVip2, .bird_protocol = "nosuch"});
-  AnnounceController c(cfg);
-  c.start();
+TEST_F(AnnounceWithUnknownProtocol, CountsAsWithdrawn) {
   c.set_decisions({decision(kVip1, "vip1", false), decision(kVip2, "nosuch", false)});
   // A clean stop need not wait for what BIRD cannot announce; the mistake still shows.
   EXPECT_TRUE(c.wait_withdrawn(2s));
