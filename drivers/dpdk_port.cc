@@ -99,6 +99,7 @@ std::string err_text(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
 struct UmemSpan {
   uintptr_t begin = 0;
   uintptr_t end = 0;
+  uintptr_t frame = 0;  // one whole object: header, mbuf and data, trailer
   uint32_t outside = 0;
 };
 
@@ -107,8 +108,7 @@ void count_outside(rte_mempool* pool, void* opaque, void* obj, unsigned /*index*
   // when that offset plus one frame (the whole object) stays inside the UMEM.
   auto* span = static_cast<UmemSpan*>(opaque);
   const uintptr_t start = reinterpret_cast<uintptr_t>(obj) - pool->header_size;
-  const uintptr_t frame = pool->header_size + pool->elt_size + pool->trailer_size;
-  if (start < span->begin || start + frame > span->end) ++span->outside;
+  if (start < span->begin || start + span->frame > span->end) ++span->outside;
 }
 
 }  // namespace
@@ -136,8 +136,9 @@ uint32_t mbufs_outside_af_xdp_umem(const rte_mempool* pool) {
   const auto addr = reinterpret_cast<uintptr_t>(first->addr);
   UmemSpan span;
   span.begin = addr & ~(page - 1);
-  const uintptr_t frame = mp->header_size + mp->elt_size + mp->trailer_size;
-  span.end = span.begin + static_cast<uintptr_t>(mp->populated_size) * frame + (addr - span.begin);
+  span.frame = mp->header_size + mp->elt_size + mp->trailer_size;
+  span.end =
+      span.begin + static_cast<uintptr_t>(mp->populated_size) * span.frame + (addr - span.begin);
   rte_mempool_obj_iter(mp, count_outside, &span);
   return span.outside;
 }
